@@ -1,0 +1,1 @@
+"""nova_console: Nova's remote-console subsystem as oslo.messaging services."""

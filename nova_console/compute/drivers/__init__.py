@@ -1,0 +1,1 @@
+"""Compute drivers: the seam between nova-console-compute and a hypervisor."""

@@ -1,0 +1,27 @@
+"""[console]: options shared by all console proxies."""
+from oslo_config import cfg
+
+console_group = cfg.OptGroup("console", title="Console proxy options")
+
+console_opts = [
+    cfg.ListOpt("allowed_origins", default=[],
+                help="Host names (or host:port) that WebSocket connections to the proxies "
+                     "may come from, besides the proxy's own Host."),
+    cfg.StrOpt("ssl_ciphers",
+               help="OpenSSL cipher list the proxies offer to clients over TLS."),
+    cfg.StrOpt("ssl_minimum_version", default="default",
+               choices=["default", "tlsv1_1", "tlsv1_2", "tlsv1_3"],
+               help="Oldest TLS version the proxies accept from clients."),
+    cfg.IntOpt("backend_connect_timeout", default=10, min=1,
+               help="Seconds the proxy waits for the compute host's console server to "
+                    "accept a connection."),
+]
+
+
+def register_opts(conf):
+    conf.register_group(console_group)
+    conf.register_opts(console_opts, group=console_group)
+
+
+def list_opts():
+    return {console_group: console_opts}

@@ -1,0 +1,25 @@
+"""The request context: who asks, and which request a log line belongs to.
+
+It travels with every RPC message (rpc.RequestContextSerializer), so a compute
+or consoleauth log line carries the API request id that caused it.
+"""
+from oslo_context import context
+
+
+class RequestContext(context.RequestContext):
+
+    @classmethod
+    def from_dict(cls, values):
+        return super().from_dict(values)
+
+    def elevated(self):
+        ctxt = self.from_dict(self.to_dict())
+        ctxt.is_admin = True
+        if "admin" not in ctxt.roles:
+            ctxt.roles = list(ctxt.roles) + ["admin"]
+        return ctxt
+
+
+def get_admin_context():
+    """Context of a service acting on its own behalf (periodic tasks, start-up)."""
+    return RequestContext(is_admin=True, roles=["admin"], overwrite=False)

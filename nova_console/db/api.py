@@ -1,0 +1,221 @@
+"""The only module that talks SQL. Functions take and return plain dicts."""
+import contextlib
+import threading
+import time
+
+import sqlalchemy as sa
+from sqlalchemy import event, orm
+from oslo_log import log as logging
+
+from nova_console import conf as nc_conf
+from nova_console.db import models
+
+CONF = nc_conf.CONF
+LOG = logging.getLogger(__name__)
+
+_ENGINE = None
+_SESSIONMAKER = None
+_LOCK = threading.Lock()
+
+
+def _sqlite_pragmas(dbapi_connection, _record):
+    # WAL lets readers in other processes go on while one writes.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def create_engine(url):
+    url = sa.engine.make_url(url)
+    if url.get_backend_name() == "sqlite":
+        engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
+                                  poolclass=sa.pool.NullPool)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=CONF.database.max_pool_size,
+                            max_overflow=CONF.database.max_overflow,
+                            pool_timeout=CONF.database.pool_timeout)
+
+
+def get_engine():
+    global _ENGINE, _SESSIONMAKER
+    with _LOCK:
+        if _ENGINE is None:
+            _ENGINE = create_engine(CONF.database.connection)
+            _SESSIONMAKER = orm.sessionmaker(bind=_ENGINE, expire_on_commit=False)
+        return _ENGINE
+
+
+def dispose_engine():
+    global _ENGINE, _SESSIONMAKER
+    with _LOCK:
+        if _ENGINE is not None:
+            _ENGINE.dispose()
+        _ENGINE = _SESSIONMAKER = None
+
+
+@contextlib.contextmanager
+def _session():
+    """A transaction: committed on success, rolled back on any error."""
+    get_engine()
+    with _SESSIONMAKER() as session, session.begin():
+        yield session
+
+
+def _as_dict(row):
+    if row is None:
+        return None
+    return {column.name: getattr(row, column.name) for column in row.__table__.columns}
+
+
+# --- console tokens -----------------------------------------------------------------
+
+def console_token_create(values):
+    now = time.time()
+    row = models.ConsoleAuthToken(created_at=now, updated_at=now, **values)
+    with _session() as session:
+        session.add(row)
+    return _as_dict(row)
+
+
+def console_token_get_valid(token_hash, now=None):
+    """The unexpired token with this hash, or None."""
+    now = time.time() if now is None else now
+    query = sa.select(models.ConsoleAuthToken).where(
+        models.ConsoleAuthToken.token_hash == token_hash,
+        models.ConsoleAuthToken.expires > now)
+    with _session() as session:
+        return _as_dict(session.scalars(query).first())
+
+
+def console_token_touch(token_hash, now=None):
+    """Record activity on a token's session; returns False when the token is gone."""
+    now = time.time() if now is None else now
+    query = sa.update(models.ConsoleAuthToken).where(
+        models.ConsoleAuthToken.token_hash == token_hash,
+        models.ConsoleAuthToken.expires > now).values(last_activity_at=now, updated_at=now)
+    with _session() as session:
+        return session.execute(query).rowcount > 0
+
+
+def console_token_delete(token_hash):
+    query = sa.delete(models.ConsoleAuthToken).where(
+        models.ConsoleAuthToken.token_hash == token_hash)
+    with _session() as session:
+        return session.execute(query).rowcount
+
+
+def console_token_get_all(instance_uuid=None, host=None, now=None):
+    """Unexpired tokens of an instance and/or of a compute host."""
+    now = time.time() if now is None else now
+    query = sa.select(models.ConsoleAuthToken).where(models.ConsoleAuthToken.expires > now)
+    if instance_uuid is not None:
+        query = query.where(models.ConsoleAuthToken.instance_uuid == instance_uuid)
+    if host is not None:
+        query = query.where(models.ConsoleAuthToken.host == host)
+    with _session() as session:
+        return [_as_dict(row) for row in session.scalars(query.order_by(models.ConsoleAuthToken.id))]
+
+
+def console_token_delete_for_instance(instance_uuid):
+    query = sa.delete(models.ConsoleAuthToken).where(
+        models.ConsoleAuthToken.instance_uuid == instance_uuid)
+    with _session() as session:
+        return session.execute(query).rowcount
+
+
+def console_token_delete_for_host(host):
+    query = sa.delete(models.ConsoleAuthToken).where(models.ConsoleAuthToken.host == host)
+    with _session() as session:
+        return session.execute(query).rowcount
+
+
+def console_token_purge_expired(now=None):
+    now = time.time() if now is None else now
+    query = sa.delete(models.ConsoleAuthToken).where(models.ConsoleAuthToken.expires <= now)
+    with _session() as session:
+        return session.execute(query).rowcount
+
+
+# --- instances ----------------------------------------------------------------------
+
+def instance_create(values):
+    now = time.time()
+    row = models.Instance(created_at=now, updated_at=now, deleted=0, **values)
+    with _session() as session:
+        session.add(row)
+    return _as_dict(row)
+
+
+def instance_get_by_uuid(uuid, read_deleted=False):
+    query = sa.select(models.Instance).where(models.Instance.uuid == uuid)
+    if not read_deleted:
+        query = query.where(models.Instance.deleted == 0)
+    with _session() as session:
+        return _as_dict(session.scalars(query).first())
+
+
+def instance_get_all(project_id=None, name=None, host=None):
+    """Live instances, oldest first; name is an exact match."""
+    query = sa.select(models.Instance).where(models.Instance.deleted == 0)
+    if project_id is not None:
+        query = query.where(models.Instance.project_id == project_id)
+    if name is not None:
+        query = query.where(models.Instance.name == name)
+    if host is not None:
+        query = query.where(models.Instance.host == host)
+    with _session() as session:
+        return [_as_dict(row) for row in session.scalars(query.order_by(models.Instance.id))]
+
+
+def instance_update(uuid, values, expected_task_state=()):
+    """Update a live instance; with expected_task_state, only if its task_state is one of
+    those (compare-and-swap, so two racing requests cannot both start an action).
+    Returns the updated instance, or None if it is gone or in another task state."""
+    query = sa.update(models.Instance).where(models.Instance.uuid == uuid,
+                                             models.Instance.deleted == 0)
+    if expected_task_state != ():
+        states = list(expected_task_state)
+        condition = models.Instance.task_state.in_([s for s in states if s is not None])
+        if None in states:
+            condition = sa.or_(condition, models.Instance.task_state.is_(None))
+        query = query.where(condition)
+    with _session() as session:
+        if session.execute(query.values(updated_at=time.time(), **values)).rowcount == 0:
+            return None
+    return instance_get_by_uuid(uuid)
+
+
+def instance_destroy(uuid):
+    """Soft-delete: the row stays, marked deleted, and disappears from listings."""
+    now = time.time()
+    query = sa.update(models.Instance).where(
+        models.Instance.uuid == uuid, models.Instance.deleted == 0).values(
+        deleted=models.Instance.id, deleted_at=now, updated_at=now,
+        vm_state="deleted", task_state=None)
+    with _session() as session:
+        return session.execute(query).rowcount > 0
+
+
+# --- services -----------------------------------------------------------------------
+
+def service_heartbeat(host, binary, topic):
+    """Record that a service is alive, creating its row on the first beat."""
+    now = time.time()
+    table = models.Service
+    with _session() as session:
+        updated = session.execute(
+            sa.update(table).where(table.host == host, table.binary == binary)
+            .values(last_seen_up=now, topic=topic)).rowcount
+        if not updated:
+            session.add(table(host=host, binary=binary, topic=topic, disabled=0,
+                              created_at=now, last_seen_up=now))
+
+
+def service_get_all(binary=None):
+    query = sa.select(models.Service).order_by(models.Service.id)
+    if binary is not None:
+        query = query.where(models.Service.binary == binary)
+    with _session() as session:
+        return [_as_dict(row) for row in session.scalars(query)]

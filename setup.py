@@ -1,0 +1,66 @@
+"""nova_console: OpenStack Nova's remote-console subsystem as message-bus services."""
+from setuptools import find_packages, setup
+
+setup(
+    name="nova_console",
+    version="0.1.0",
+    description="Remote consoles (noVNC, ...) for virtual machines, Nova-compatible, over oslo.messaging",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    packages=find_packages(exclude=["tests", "tests.*"]),
+    include_package_data=True,
+    package_data={"nova_console.db": ["migrations/*.ini", "migrations/*.py", "migrations/versions/*.py"]},
+    install_requires=[
+        "oslo.config>=9.0,<11",
+        "oslo.context>=5.0,<7",
+        "oslo.log>=5.0,<9",
+        "oslo.messaging>=14.0,<19",
+        "oslo.policy>=4.0,<7",
+        "oslo.serialization>=5.0,<6",
+        "oslo.utils>=6.0,<11",
+        "eventlet>=0.35,<0.42",
+        "websockify>=0.11,<0.14",
+        "SQLAlchemy>=2.0,<2.2",
+        "alembic>=1.10,<2",
+        "WebOb>=1.8,<2",
+    ],
+    extras_require={
+        "postgresql": ["psycopg2-binary>=2.9,<3"],
+        "mysql": ["PyMySQL>=1.0,<2"],
+        "test": [
+            "pytest>=8,<10",
+            "selenium>=4.15,<5",
+            "python-novaclient>=18,<19",
+            "keystoneauth1>=5,<6",
+            "psycopg2-binary>=2.9,<3",
+            "PyMySQL>=1.0,<2",
+            "numpy>=1.26,<3",
+        ],
+    },
+    entry_points={
+        "console_scripts": [
+            "nova-console-api = nova_console.cmd.api:main",
+            "nova-console-compute = nova_console.cmd.compute:main",
+            "nova-consoleauth = nova_console.cmd.consoleauth:main",
+            "nova-novncproxy = nova_console.cmd.novncproxy:main",
+            "nova-console-all-in-one = nova_console.cmd.all_in_one:main",
+            "nova-console-manage = nova_console.cmd.manage:main",
+        ],
+        "oslo.config.opts": [
+            "nova_console.conf = nova_console.conf.opts:list_opts",
+        ],
+        "oslo.policy.policies": [
+            "nova_console = nova_console.api.policies:list_rules",
+        ],
+        "nova_console.compute.drivers": [
+            "fake = nova_console.compute.drivers.fake:FakeDriver",
+        ],
+    },
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Environment :: OpenStack",
+        "License :: OSI Approved :: Apache Software License",
+    ],
+)
