@@ -15,12 +15,13 @@ CONTROL_EXCHANGE = "nova_console"
 _TRANSPORT = None
 
 
-def init(conf=CONF):
-    """Create the process' RPC transport from [DEFAULT] transport_url."""
+def init(conf=CONF, url=None):
+    """Create the process' RPC transport from `url` or [DEFAULT] transport_url."""
     global _TRANSPORT
     if _TRANSPORT is None:
         messaging.set_transport_defaults(CONTROL_EXCHANGE)
-        _TRANSPORT = messaging.get_rpc_transport(conf, allowed_remote_exmods=ALLOWED_EXMODS)
+        _TRANSPORT = messaging.get_rpc_transport(conf, url=url,
+                                                 allowed_remote_exmods=ALLOWED_EXMODS)
     return _TRANSPORT
 
 

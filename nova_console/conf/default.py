@@ -37,6 +37,9 @@ default_opts = [
                        help="Address the REST API listens on."),
     cfg.PortOpt("osapi_compute_listen_port", default=8774,
                 help="Port the REST API listens on."),
+    cfg.IntOpt("client_socket_timeout", default=900, min=0,
+               help="Seconds the REST API keeps an idle client connection open "
+                    "(0: forever)."),
 ]
 
 

@@ -57,21 +57,24 @@ class ConsoleAuthManager:
         return {field: row[field] for field in _PUBLIC_FIELDS}
 
     def _port_still_valid(self, context, row):
-        """Ask the compute host whether the port still belongs to the instance.
+        """Ask the instance's compute host whether the port is still its console.
 
         A port freed by a deleted or migrated instance may be reused by another
         instance; without this check an old token would open that console.
-        Any failure to ask counts as "no" (fail closed).
+        A deleted instance, and any failure to ask, count as "no" (fail closed).
         """
-        instance = {"uuid": row["instance_uuid"], "host": row["host"]}
+        instance = db.instance_get_by_uuid(row["instance_uuid"])
+        if instance is None or not instance["host"]:
+            return False
         try:
             return bool(self.compute_api.validate_console_port(
-                context, instance, row["port"], row["console_type"]))
+                context, {"uuid": instance["uuid"], "host": instance["host"]}, row["port"],
+                row["console_type"]))
         except messaging.MessagingTimeout:
             LOG.warning("Compute host %s did not answer validate_console_port in time",
-                        row["host"])
+                        instance["host"])
         except Exception as exc:  # any remote or transport error: refuse the token
-            LOG.warning("validate_console_port on %s failed: %s", row["host"],
+            LOG.warning("validate_console_port on %s failed: %s", instance["host"],
                         exc.__class__.__name__)
         return False
 

@@ -115,7 +115,8 @@ def console_token_get_all(instance_uuid=None, host=None, now=None):
     if host is not None:
         query = query.where(models.ConsoleAuthToken.host == host)
     with _session() as session:
-        return [_as_dict(row) for row in session.scalars(query.order_by(models.ConsoleAuthToken.id))]
+        rows = session.scalars(query.order_by(models.ConsoleAuthToken.id))
+        return [_as_dict(row) for row in rows]
 
 
 def console_token_delete_for_instance(instance_uuid):

@@ -1,0 +1,1 @@
+TOPIC = "console-api"

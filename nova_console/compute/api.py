@@ -1,0 +1,140 @@
+"""What the REST API does with servers and consoles (runs in nova-console-api).
+
+Controllers translate HTTP to these calls; this module holds the rules:
+tenancy, scheduling, state checks, and the two RPC hops of a console request.
+"""
+import time
+
+import oslo_messaging as messaging
+from oslo_log import log as logging
+from oslo_utils import uuidutils
+
+from nova_console.compute import manager as compute_manager
+from nova_console.compute import rpcapi as compute_rpcapi
+from nova_console import conf as nc_conf
+from nova_console.consoleauth import rpcapi as consoleauth_rpcapi
+from nova_console.db import api as db
+from nova_console import exception
+
+CONF = nc_conf.CONF
+LOG = logging.getLogger(__name__)
+
+
+class API:
+
+    def __init__(self, compute_api=None, consoleauth_api=None):
+        self.compute_rpcapi = compute_api or compute_rpcapi.ComputeAPI()
+        self.consoleauth_rpcapi = consoleauth_api or consoleauth_rpcapi.ConsoleAuthAPI()
+
+    # --- servers ------------------------------------------------------------------
+
+    def create(self, context, name, image_ref=None, flavor_ref=None):
+        """Record the server, pick an up compute host and ask it to build (Nova: 202).
+
+        With no host up the server still exists, in ERROR with a fault, as in Nova.
+        """
+        host = self._pick_host()
+        values = {"uuid": uuidutils.generate_uuid(), "name": name,
+                  "project_id": context.project_id, "user_id": context.user_id,
+                  "image_ref": image_ref, "flavor_ref": flavor_ref, "host": host,
+                  "vm_state": "building", "task_state": "spawning", "power_state": 0}
+        if host is None:
+            values.update(vm_state="error", task_state=None,
+                          fault=exception.NoValidHost(reason="No compute host is up.").message)
+        instance = db.instance_create(values)
+        if host is not None:
+            self.compute_rpcapi.build_and_run_instance(context, _rpc_view(instance))
+        LOG.info("Server %s (%s) created on host %s", instance["uuid"], name, host)
+        return instance
+
+    def _pick_host(self):
+        """The up compute host running the fewest live instances."""
+        up_hosts = [service["host"] for service in self.up_compute_services()]
+        if not up_hosts:
+            return None
+        return min(up_hosts, key=lambda host: (len(db.instance_get_all(host=host)), host))
+
+    def up_compute_services(self):
+        oldest_beat = time.time() - CONF.service_down_time
+        return [service for service in db.service_get_all(binary=compute_manager.BINARY)
+                if service["last_seen_up"] >= oldest_beat and not service["disabled"]]
+
+    def get(self, context, instance_uuid):
+        """The server if the caller may see it; InstanceNotFound otherwise (no leak of
+        other tenants' server ids)."""
+        instance = None
+        if uuidutils.is_uuid_like(instance_uuid):
+            instance = db.instance_get_by_uuid(instance_uuid)
+        if instance is None or not _visible_to(context, instance):
+            raise exception.InstanceNotFound(instance_id=instance_uuid)
+        return instance
+
+    def get_all(self, context, name=None, all_tenants=False):
+        project_id = None if (context.is_admin and all_tenants) else context.project_id
+        return db.instance_get_all(project_id=project_id, name=name)
+
+    def delete(self, context, instance):
+        """Revoke the server's console tokens, then have its host destroy it."""
+        updated = db.instance_update(instance["uuid"], {"task_state": "deleting"},
+                                     expected_task_state=(None, "spawning"))
+        if updated is None:
+            raise exception.InstanceInvalidState(
+                action="delete", instance_uuid=instance["uuid"], attr="task_state",
+                state="deleting")
+        self.consoleauth_rpcapi.delete_tokens_for_instance(context, instance["uuid"])
+        if updated["host"] is None or not self._host_is_up(updated["host"]):
+            # Nobody can destroy it: delete the record locally, as Nova does.
+            db.instance_destroy(instance["uuid"])
+            LOG.info("Server %s deleted locally (its host is down or unset)", instance["uuid"])
+            return
+        self.compute_rpcapi.terminate_instance(context, _rpc_view(updated))
+
+    def _host_is_up(self, host):
+        return any(service["host"] == host for service in self.up_compute_services())
+
+    # --- consoles -----------------------------------------------------------------
+
+    def get_vnc_console(self, context, instance, console_type):
+        """A console URL: compute host gives endpoint and token, consoleauth stores it."""
+        _check_ready_for_console(instance)
+        connect_info = self._call_compute(
+            self.compute_rpcapi.get_vnc_console, context, instance, console_type)
+        self.consoleauth_rpcapi.authorize_console(
+            context, connect_info["token"], console_type, connect_info["host"],
+            connect_info["port"], connect_info["internal_access_path"], instance["uuid"],
+            access_url=connect_info["access_url_base"], tls_port=connect_info["tls_port"])
+        return {"type": console_type, "url": connect_info["access_url"]}
+
+    def _call_compute(self, method, context, instance, *args):
+        try:
+            return method(context, _rpc_view(instance), *args)
+        except messaging.MessagingTimeout:
+            LOG.warning("Compute host %s did not answer %s for %s in time",
+                        instance["host"], method.__name__, instance["uuid"])
+            raise exception.ComputeUnavailable(host=instance["host"])
+
+    def get_console_connect_info(self, context, token):
+        """Where a token leads (admin API); ConsoleTokenNotFound if it leads nowhere."""
+        connect_info = self.consoleauth_rpcapi.check_token(context, token)
+        if connect_info is None:
+            raise exception.ConsoleTokenNotFound()
+        return connect_info
+
+
+def _visible_to(context, instance):
+    return context.is_admin or instance["project_id"] == context.project_id
+
+
+def _check_ready_for_console(instance):
+    if instance["vm_state"] != "active" or instance["host"] is None:
+        raise exception.InstanceNotReady(instance_id=instance["uuid"])
+    if instance["task_state"] == "deleting":
+        raise exception.InstanceInvalidState(
+            action="get console", instance_uuid=instance["uuid"], attr="task_state",
+            state="deleting")
+
+
+def _rpc_view(instance):
+    """What a compute host needs to know of an instance."""
+    return {"uuid": instance["uuid"], "name": instance["name"], "host": instance["host"],
+            "project_id": instance["project_id"]}

@@ -1,0 +1,144 @@
+"""nova-consoleauth: token storage, checks and revocation."""
+import time
+
+import oslo_messaging as messaging
+import pytest
+
+from nova_console.consoleauth import manager as consoleauth_manager
+from nova_console import context
+from nova_console.db import api as db
+from nova_console import utils
+
+INSTANCE = "6f1c7d3e-0a44-4bd5-8c8f-5d1b2bbad1e5"
+
+
+class FakeCompute:
+    """Answers validate_console_port like a compute host that runs INSTANCE on 5901."""
+
+    def __init__(self, port=5901, error=None):
+        self.port = port
+        self.error = error
+        self.calls = []
+
+    def validate_console_port(self, ctxt, instance, port, console_type):
+        self.calls.append((instance, port, console_type))
+        if self.error:
+            raise self.error
+        return instance["uuid"] == INSTANCE and port == self.port
+
+
+@pytest.fixture
+def compute():
+    return FakeCompute()
+
+
+@pytest.fixture
+def instance(database):
+    return db.instance_create({"uuid": INSTANCE, "name": "vm", "project_id": "p",
+                               "user_id": "u", "host": "compute-1", "vm_state": "active",
+                               "power_state": 1})
+
+
+@pytest.fixture
+def manager(instance, compute):
+    return consoleauth_manager.ConsoleAuthManager(compute_api=compute)
+
+
+def _authorize(manager, token="tok-" + "a" * 28, port=5901, access_url="http://p/vnc_lite.html"):
+    manager.authorize_console(context.get_admin_context(), token, "novnc", "host1", port,
+                              None, INSTANCE, access_url=access_url)
+    return token
+
+
+def test_authorized_token_is_accepted_with_its_connection_details(manager):
+    token = _authorize(manager)
+    details = manager.check_token(context.get_admin_context(), token)
+    assert details["host"] == "host1"
+    assert details["port"] == 5901
+    assert details["instance_uuid"] == INSTANCE
+    assert details["console_type"] == "novnc"
+    assert details["access_url_base"] == "http://p/vnc_lite.html"
+    assert "token" not in details and "token_hash" not in details
+
+
+def test_only_the_hash_of_a_token_is_stored(manager):
+    token = _authorize(manager)
+    rows = db.console_token_get_all(instance_uuid=INSTANCE)
+    assert len(rows) == 1
+    assert rows[0]["token_hash"] == utils.hash_token(token)
+    assert token not in repr(rows)
+
+
+def test_unknown_token_is_refused(manager):
+    _authorize(manager)
+    assert manager.check_token(context.get_admin_context(), "not-a-token") is None
+
+
+@pytest.mark.parametrize("token", [None, "", 42, ["x"]])
+def test_malformed_token_is_refused(manager, token):
+    assert manager.check_token(context.get_admin_context(), token) is None
+
+
+def test_expired_token_is_refused(manager, conf):
+    conf.set_override("token_ttl", 1, group="consoleauth")
+    token = _authorize(manager)
+    assert manager.check_token(context.get_admin_context(), token) is not None
+    time.sleep(1.1)
+    assert manager.check_token(context.get_admin_context(), token) is None
+
+
+def test_revoked_token_is_refused(manager):
+    token = _authorize(manager)
+    assert manager.delete_tokens_for_instance(context.get_admin_context(), INSTANCE) == 1
+    assert manager.check_token(context.get_admin_context(), token) is None
+
+
+def test_token_is_refused_when_the_port_is_no_longer_the_instances(manager, compute):
+    token = _authorize(manager)
+    compute.port = 5902  # the instance's console moved; 5901 may now be someone else's
+    assert manager.check_token(context.get_admin_context(), token) is None
+    assert compute.calls[-1] == ({"uuid": INSTANCE, "host": "compute-1"}, 5901, "novnc")
+
+
+def test_token_of_a_deleted_instance_is_refused_without_asking_compute(manager, compute):
+    token = _authorize(manager)
+    db.instance_destroy(INSTANCE)
+    assert manager.check_token(context.get_admin_context(), token) is None
+    assert compute.calls == []
+
+
+@pytest.mark.parametrize("error", [messaging.MessagingTimeout("slow"),
+                                   messaging.MessageDeliveryFailure("down"),
+                                   RuntimeError("boom")])
+def test_token_is_refused_when_the_compute_host_cannot_confirm_the_port(manager, compute, error):
+    token = _authorize(manager)
+    compute.error = error
+    assert manager.check_token(context.get_admin_context(), token) is None
+
+
+def test_purge_removes_only_expired_tokens(manager, conf):
+    conf.set_override("token_ttl", 1, group="consoleauth")
+    _authorize(manager, token="old-token")
+    conf.set_override("token_ttl", 600, group="consoleauth")
+    fresh = _authorize(manager, token="fresh-token")
+    time.sleep(1.1)
+    assert manager.purge_expired_tokens() == 1
+    assert manager.check_token(context.get_admin_context(), fresh) is not None
+
+
+def test_tokens_never_appear_in_logs(manager, caplog):
+    caplog.set_level("DEBUG")
+    token = _authorize(manager)
+    manager.check_token(context.get_admin_context(), token)
+    manager.check_token(context.get_admin_context(), token + "x")
+    manager.delete_tokens_for_instance(context.get_admin_context(), INSTANCE)
+    assert caplog.records
+    assert token not in caplog.text
+    assert utils.mask_token(token) in caplog.text
+
+
+def test_two_workers_on_one_database_serve_the_same_tokens(instance, compute):
+    first = consoleauth_manager.ConsoleAuthManager(compute_api=compute)
+    second = consoleauth_manager.ConsoleAuthManager(compute_api=compute)
+    token = _authorize(first)
+    assert second.check_token(context.get_admin_context(), token)["port"] == 5901
