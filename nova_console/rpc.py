@@ -25,6 +25,12 @@ def init(conf=CONF, url=None):
     return _TRANSPORT
 
 
+def set_default_transport_url(url, conf=CONF):
+    """Make `url` the transport used when the configuration names none."""
+    messaging.TransportURL.parse(conf)  # registers oslo.messaging's transport options
+    conf.set_default("transport_url", url)
+
+
 def cleanup():
     global _TRANSPORT
     if _TRANSPORT is not None:

@@ -1,0 +1,113 @@
+"""nova-console-all-in-one: every service in one process, ready for a browser.
+
+The embedded default: in-memory message bus (unless transport_url is set),
+SQLite in the state directory, API and proxy on 127.0.0.1, and one demo
+instance whose console URL is printed.
+"""
+import os
+import sys
+import time
+
+from oslo_log import log as logging
+
+from nova_console.cmd import api as api_cmd
+from nova_console.cmd import compute as compute_cmd
+from nova_console.cmd import consoleauth as consoleauth_cmd
+from nova_console.cmd import novncproxy as novncproxy_cmd
+from nova_console.compute import api as compute_api
+from nova_console import conf as nc_conf
+from nova_console import config
+from nova_console import context
+from nova_console.db import api as db
+from nova_console.db import migration
+from nova_console import rpc
+from nova_console import service
+
+CONF = nc_conf.CONF
+LOG = logging.getLogger(__name__)
+
+DEMO_SERVER_NAME = "demo"
+
+
+def _set_local_defaults():
+    """Listen on loopback only unless the operator's config says otherwise."""
+    CONF.set_default("osapi_compute_listen", "127.0.0.1")
+    CONF.set_default("novncproxy_host", "127.0.0.1", group="vnc")
+    CONF.set_default("report_interval", 2)
+    rpc.set_default_transport_url("fake://")
+
+
+class AllInOne:
+
+    def __init__(self):
+        self.manager, self.compute_service = compute_cmd.build_service()
+        self.consoleauth_service = consoleauth_cmd.build_service()
+        self.wsgi_server, self.api_service = api_cmd.build_services()
+        self.proxy = novncproxy_cmd.novnc.make_server()
+
+    def start(self):
+        self.manager.init_host()
+        for rpc_service in (self.consoleauth_service, self.api_service, self.compute_service):
+            rpc_service.start()
+        self.wsgi_server.start()
+        novncproxy_cmd.start_in_thread(self.proxy)
+        self._boot_demo_server()
+
+    def stop(self):
+        self.proxy.stop()
+        self.wsgi_server.stop()
+        for rpc_service in (self.compute_service, self.api_service, self.consoleauth_service):
+            rpc_service.stop()
+        self.manager.cleanup_host()
+        rpc.cleanup()
+
+    def _boot_demo_server(self, timeout=60):
+        ctxt = context.RequestContext(user_id=CONF.api.noauth2_default_user,
+                                      project_id=CONF.api.noauth2_default_project,
+                                      overwrite=False)
+        api = compute_api.API()
+        deadline = time.time() + timeout
+        while not api.up_compute_services():  # the first heartbeat is on its way
+            if time.time() > deadline:
+                raise RuntimeError("the compute service did not report in time")
+            time.sleep(0.1)
+        instance = api.create(ctxt, DEMO_SERVER_NAME)
+        while instance["vm_state"] == "building" and time.time() < deadline:
+            time.sleep(0.1)
+            instance = db.instance_get_by_uuid(instance["uuid"])
+        if instance["vm_state"] != "active":
+            raise RuntimeError("demo server ended in state %s: %s"
+                               % (instance["vm_state"], instance["fault"]))
+        console = api.get_vnc_console(ctxt, instance, "novnc")
+        api_url = "http://%s:%s/v2.1" % (self.wsgi_server.host, self.wsgi_server.port)
+        print(_BANNER % {"name": DEMO_SERVER_NAME, "id": instance["uuid"],
+                         "url": console["url"], "api": api_url, "ttl": CONF.consoleauth.token_ttl,
+                         "state": CONF.state_path}, flush=True)
+
+
+_BANNER = """
+nova_console is running (all services in this process). Ctrl-C stops it.
+
+  Demo server "%(name)s" (%(id)s). Open its console in a browser:
+
+      %(url)s
+
+  The link works for %(ttl)s seconds. Ask the REST API for a new one:
+
+      curl -s -X POST -H 'X-Auth-Token: demo:demo' -H 'Content-Type: application/json' \\
+           -d '{"os-getVNCConsole": {"type": "novnc"}}' %(api)s/servers/%(id)s/action
+
+  State (SQLite database): %(state)s
+"""
+
+
+def main():
+    _set_local_defaults()
+    config.parse_args(sys.argv)
+    os.makedirs(CONF.state_path, exist_ok=True)
+    migration.db_sync()
+    rpc.init()
+    LOG.info("Message bus: %s", "in-memory" if CONF.transport_url == "fake://"
+             else "from transport_url")
+    services = AllInOne()
+    service.run_until_signalled(services.start, services.stop)

@@ -1,0 +1,40 @@
+"""nova-console-api: the REST API, plus the RPC endpoint compute hosts report to."""
+import sys
+
+from nova_console import api
+from nova_console.api import app as api_app
+from nova_console.api import manager as api_manager
+from nova_console.api import server
+from nova_console import conf as nc_conf
+from nova_console import config
+from nova_console.db import migration
+from nova_console import rpc
+from nova_console import service
+
+CONF = nc_conf.CONF
+
+
+def build_services():
+    """The WSGI server and the RPC service; the caller starts and stops them."""
+    wsgi_server = server.WSGIServer(api_app.make_app(), CONF.osapi_compute_listen,
+                                    CONF.osapi_compute_listen_port)
+    rpc_service = service.RPCService(api.TOPIC, CONF.host, [api_manager.APIManager()])
+    return wsgi_server, rpc_service
+
+
+def main():
+    config.parse_args(sys.argv)
+    migration.check_schema_current()
+    rpc.init()
+    wsgi_server, rpc_service = build_services()
+
+    def start():
+        rpc_service.start()
+        wsgi_server.start()
+
+    def stop():
+        wsgi_server.stop()
+        rpc_service.stop()
+        rpc.cleanup()
+
+    service.run_until_signalled(start, stop)
