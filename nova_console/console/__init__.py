@@ -1,0 +1,1 @@
+"""Console proxies: one WebSocket proxy core shared by every console type."""

@@ -1,0 +1,188 @@
+"""The listening side of a console proxy: accept, optional TLS, one thread each.
+
+Every accepted connection is served by the proxy's request handler class in a
+thread of its own. The services run eventlet-monkey-patched, where
+threading.Thread is a green thread: one process holds thousands of sessions.
+Unpatched (unit tests) the same code uses OS threads.
+"""
+import os
+import socket
+import ssl
+import threading
+import time
+
+from oslo_log import log as logging
+
+from nova_console import conf as nc_conf
+from nova_console.console import relay
+from nova_console.consoleauth import rpcapi as consoleauth_rpcapi
+
+CONF = nc_conf.CONF
+LOG = logging.getLogger(__name__)
+
+# Seconds a new connection has to start (and finish) its TLS handshake.
+TLS_HANDSHAKE_TIMEOUT = 10
+
+# Seconds between two checks of the stop flag while waiting for connections.
+ACCEPT_POLL_INTERVAL = 0.5
+
+LISTEN_BACKLOG = 1024
+
+_TLS_VERSIONS = {
+    "tlsv1_1": ssl.TLSVersion.TLSv1_1,
+    "tlsv1_2": ssl.TLSVersion.TLSv1_2,
+    "tlsv1_3": ssl.TLSVersion.TLSv1_3,
+}
+
+# First byte of a TLS ClientHello record (and of an SSLv2-style hello).
+_TLS_FIRST_BYTES = (0x16, 0x80)
+
+
+class ConsoleProxyConfigError(Exception):
+    """The proxy cannot start with the configured options."""
+
+
+def build_ssl_context():
+    """The server SSLContext from [DEFAULT] cert/key and [console] ssl_* options,
+    or None when the certificate file does not exist (and TLS is not required)."""
+    if not os.path.exists(CONF.cert):
+        if CONF.ssl_only:
+            raise ConsoleProxyConfigError(
+                "ssl_only is set but the certificate file %s does not exist" % CONF.cert)
+        LOG.info("TLS disabled: certificate file %s not found", CONF.cert)
+        return None
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        context.load_cert_chain(CONF.cert, CONF.key or None)
+        if CONF.console.ssl_ciphers:
+            context.set_ciphers(CONF.console.ssl_ciphers)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConsoleProxyConfigError("cannot set up TLS: %s" % exc)
+    minimum = _TLS_VERSIONS.get(CONF.console.ssl_minimum_version)
+    if minimum is not None:
+        context.minimum_version = minimum
+    return context
+
+
+class ConsoleProxyServer:
+    """Listens on host:port and serves each connection with handler_class.
+
+    The handler reads its per-process settings from this object: web_root (a
+    directory, or None for a proxy that serves no files) and token_checker
+    (an object with check_token(ctxt, token), consoleauth's RPC API by
+    default).
+    """
+
+    def __init__(self, handler_class, host, port, web_root=None, token_checker=None):
+        self.handler_class = handler_class
+        self.web_root = web_root
+        self.token_checker = token_checker or consoleauth_rpcapi.ConsoleAuthAPI()
+        if web_root and not os.path.isdir(web_root):
+            LOG.warning("Web root %s is not a directory: the proxy will serve no files",
+                        web_root)
+        self.ssl_only = CONF.ssl_only
+        self.ssl_context = build_ssl_context()
+        self._stopping = threading.Event()
+        self._connections = set()
+        self._connections_lock = threading.Lock()
+        self._listener = self._listen(host, port)
+
+    @staticmethod
+    def _listen(host, port):
+        family = socket.AF_INET
+        if CONF.source_is_ipv6:
+            family = socket.AF_INET6
+            if host == "0.0.0.0":
+                host = "::"
+        dualstack = family == socket.AF_INET6 and host == "::" and socket.has_dualstack_ipv6()
+        listener = socket.create_server((host, port), family=family, backlog=LISTEN_BACKLOG,
+                                        dualstack_ipv6=dualstack)
+        listener.settimeout(ACCEPT_POLL_INTERVAL)
+        return listener
+
+    @property
+    def address(self):
+        """(host, port) actually listened on (port 0 at creation picks a free port)."""
+        return self._listener.getsockname()[:2]
+
+    def serve_forever(self):
+        host, port = self.address
+        LOG.info("%s listening on %s:%s%s", self.handler_class.__name__, host, port,
+                 " (TLS only)" if self.ssl_only else
+                 " (TLS and plain)" if self.ssl_context else "")
+        while not self._stopping.is_set():
+            try:
+                conn, client_address = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError as exc:
+                if self._stopping.is_set():
+                    break
+                # e.g. out of file descriptors: keep serving the open sessions
+                LOG.warning("Cannot accept a connection: %s", exc)
+                time.sleep(0.1)
+                continue
+            threading.Thread(target=self._serve_connection, args=(conn, client_address),
+                             name="console-%s" % (client_address[0],), daemon=True).start()
+        LOG.info("%s stopped listening", self.handler_class.__name__)
+
+    def stop(self):
+        """Stop accepting connections and end every open session."""
+        self._stopping.set()
+        relay.shutdown_quietly(self._listener)
+        self._listener.close()
+        with self._connections_lock:
+            connections = list(self._connections)
+        for conn in connections:
+            relay.shutdown_quietly(conn)
+
+    def _serve_connection(self, conn, client_address):
+        served = None
+        self._track(conn)
+        try:
+            if self._stopping.is_set():
+                return
+            served = self._negotiate_tls(conn, client_address)
+            if served is not None:
+                self._track(served)
+                self.handler_class(served, client_address, self)
+        except (OSError, ssl.SSLError) as exc:
+            LOG.debug("Connection from %s ended: %s", client_address[0], exc)
+        except Exception:
+            LOG.exception("Unexpected error serving a console connection from %s",
+                          client_address[0])
+        finally:
+            for sock in (served, conn):
+                if sock is not None:
+                    self._untrack(sock)
+                    relay.shutdown_quietly(sock)
+                    sock.close()
+
+    def _track(self, sock):
+        with self._connections_lock:
+            self._connections.add(sock)
+
+    def _untrack(self, sock):
+        with self._connections_lock:
+            self._connections.discard(sock)
+
+    def _negotiate_tls(self, conn, client_address):
+        """The connection to hand to the handler: TLS-wrapped if the client starts
+        a TLS handshake, plain if allowed, else None (refused)."""
+        if self.ssl_context is None:
+            return conn
+        conn.settimeout(TLS_HANDSHAKE_TIMEOUT)
+        first = conn.recv(1, socket.MSG_PEEK)
+        if first and first[0] in _TLS_FIRST_BYTES:
+            return self.ssl_context.wrap_socket(conn, server_side=True)
+        if self.ssl_only:
+            LOG.info("Refused a plain connection from %s: ssl_only is set",
+                     client_address[0])
+            try:
+                conn.sendall(b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\n"
+                             b"Content-Type: text/plain\r\nContent-Length: 26\r\n\r\n"
+                             b"This proxy requires TLS.\r\n")
+            except OSError:
+                pass
+            return None
+        return conn

@@ -1,0 +1,751 @@
+"""The console proxy core, driven end to end over real sockets: a real
+ConsoleProxyServer on 127.0.0.1, fake consoleauth, TCP console servers and a
+hand-written WebSocket client."""
+import http.client
+import logging
+import os
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+import time
+
+import oslo_messaging as messaging
+import pytest
+
+import nova_console
+from nova_console import conf as nc_conf
+from nova_console.console import novnc
+from nova_console.console import relay
+from nova_console.console import server as proxy_server
+from nova_console.console import websocketproxy
+
+from . import fakes
+
+CONF = nc_conf.CONF
+
+INDEX_HTML = b"<html>noVNC</html>\n"
+
+
+@pytest.fixture
+def conf():
+    """override(name, value, group=None); every override is cleared afterwards."""
+    overridden = []
+
+    def override(name, value, group=None):
+        CONF.set_override(name, value, group=group)
+        overridden.append((name, group))
+
+    yield override
+    for name, group in reversed(overridden):
+        CONF.clear_override(name, group=group)
+
+
+class Harness:
+    def __init__(self, server, checker, backend):
+        self.server = server
+        self.checker = checker
+        self.backend = backend
+        self.port = server.address[1]
+        self._thread = threading.Thread(target=server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def client(self, **kwargs):
+        return fakes.WSClient(self.port, **kwargs)
+
+    def open_session(self, token, **kwargs):
+        client = self.client()
+        answer = client.handshake("/?token=%s" % token, **kwargs)
+        assert answer.status == 101, answer
+        return client
+
+    def http(self, method, path, headers=None):
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+        try:
+            connection.request(method, path, headers=headers or {})
+            response = connection.getresponse()
+            return response.status, dict(response.getheaders()), response.read()
+        finally:
+            connection.close()
+
+    def stop(self):
+        self.server.stop()
+        self._thread.join(5)
+        assert not self._thread.is_alive()
+
+
+@pytest.fixture
+def web_root(tmp_path):
+    root = tmp_path / "web"
+    root.mkdir()
+    (root / "vnc_lite.html").write_bytes(INDEX_HTML)
+    (root / "app").mkdir()
+    (root / "app" / "ui.js").write_text("// ui\n")
+    return root
+
+
+@pytest.fixture
+def make_harness(conf, tmp_path, web_root):
+    conf("cert", str(tmp_path / "no-such-cert.pem"))
+    conf("backend_connect_timeout", 2, group="console")
+    harnesses = []
+
+    def make(handler=fakes.echo, web=str(web_root), handler_class=None, host="127.0.0.1"):
+        checker = fakes.FakeTokenChecker()
+        backend = fakes.Backend(handler)
+        server = proxy_server.ConsoleProxyServer(
+            handler_class or novnc.NoVNCProxyRequestHandler, host, 0,
+            web_root=web, token_checker=checker)
+        harness = Harness(server, checker, backend)
+        harnesses.append(harness)
+        return harness
+
+    yield make
+    for harness in harnesses:
+        harness.stop()
+        harness.backend.stop()
+
+
+@pytest.fixture
+def proxy(make_harness):
+    return make_harness()
+
+
+def wait_for(predicate, timeout=3.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return predicate()
+
+
+# -- relaying --------------------------------------------------------------------
+
+
+def test_relays_bytes_both_ways_intact(proxy):
+    token = proxy.checker.add(proxy.backend.port)
+    client = proxy.open_session(token)
+    for message in (b"x", b"\x00\xff" * 100, os.urandom(70000)):
+        client.send(message)
+        assert client.recv_bytes(len(message)) == message
+    big = os.urandom(1024 * 1024)
+    client.send(big)
+    assert client.recv_bytes(len(big)) == big
+
+
+def test_binary_subprotocol_selected_when_offered(proxy):
+    token = proxy.checker.add(proxy.backend.port)
+    answer = proxy.client().handshake("/?token=%s" % token, protocols="base64, binary")
+    assert answer.status == 101
+    assert answer.headers["sec-websocket-protocol"].strip() == "binary"
+
+
+def test_backend_greeting_reaches_client_first(make_harness):
+    harness = make_harness(fakes.greet_then_echo(b"RFB 003.008\n"))
+    client = harness.open_session(harness.checker.add(harness.backend.port))
+    assert client.recv_bytes(12) == b"RFB 003.008\n"
+
+
+def test_data_sent_right_after_handshake_reaches_backend(proxy):
+    token = proxy.checker.add(proxy.backend.port)
+    client = proxy.client()
+    early = fakes.encode_frame(0x2, b"early bytes")
+    assert client.handshake("/?token=%s" % token, trailing=early).status == 101
+    assert client.recv_bytes(11) == b"early bytes"
+
+
+def test_ping_answered_with_pong(proxy):
+    client = proxy.open_session(proxy.checker.add(proxy.backend.port))
+    client.send_raw(fakes.encode_frame(0x9, b"are you there"))
+    assert client.recv_frame() == (0xA, b"are you there")
+    client.send(b"still relaying")
+    assert client.recv_bytes(14) == b"still relaying"
+
+
+def test_pongs_and_data_never_interleave_on_the_websocket(make_harness):
+    blob = os.urandom(4 * 1024 * 1024)
+    harness = make_harness(fakes.greet_then_echo(blob))
+    client = harness.open_session(harness.checker.add(harness.backend.port))
+    for i in range(200):
+        client.send_raw(fakes.encode_frame(0x9, b"ping %d" % i))
+    data, pongs = b"", []
+    while len(data) < len(blob) or len(pongs) < 200:
+        opcode, payload = client.recv_frame()  # a torn frame would derail parsing here
+        if opcode == 0xA:
+            pongs.append(payload)
+        else:
+            assert opcode == 0x2
+            data += payload
+    assert data == blob
+    assert pongs == [b"ping %d" % i for i in range(200)]
+
+
+def test_backend_close_closes_websocket(make_harness):
+    harness = make_harness(fakes.say_and_hang_up(b"bye"))
+    client = harness.open_session(harness.checker.add(harness.backend.port))
+    assert client.recv_bytes(3) == b"bye"
+    assert client.wait_closed() == relay.CLOSE_NORMAL
+    started = time.monotonic()
+    assert client.at_eof()
+    assert time.monotonic() - started < 1.0  # promptly, not after some timeout
+
+
+def test_client_close_closes_backend(proxy):
+    client = proxy.open_session(proxy.checker.add(proxy.backend.port))
+    client.send(b"hi")
+    assert client.recv_bytes(2) == b"hi"
+    client.close()
+    assert client.wait_closed() == 1000
+    assert proxy.backend.ended.wait(3)
+
+
+def test_client_disconnect_without_close_frame_closes_backend(proxy):
+    client = proxy.open_session(proxy.checker.add(proxy.backend.port))
+    client.send(b"hi")
+    assert client.recv_bytes(2) == b"hi"
+    client.disconnect()
+    assert proxy.backend.ended.wait(3)
+
+
+def test_oversized_message_closes_session_with_1009(proxy):
+    client = proxy.open_session(proxy.checker.add(proxy.backend.port))
+    # Only the header of a 2 MiB frame: the proxy must refuse before the payload.
+    client.send_raw(b"\x82\xff" + (2 * 1024 * 1024).to_bytes(8, "big") + b"mask")
+    assert client.wait_closed() == relay.CLOSE_MESSAGE_TOO_BIG
+    assert proxy.backend.ended.wait(3)
+
+
+def test_fragmented_message_over_limit_closes_session(proxy):
+    client = proxy.open_session(proxy.checker.add(proxy.backend.port))
+    chunk = b"a" * (600 * 1024)
+    client.send_raw(fakes.encode_frame(0x2, chunk, fin=False))
+    client.send_raw(fakes.encode_frame(0x0, chunk, fin=True))
+    assert client.wait_closed() == relay.CLOSE_MESSAGE_TOO_BIG
+
+
+def test_session_timeout_enforced_when_configured(proxy, conf):
+    conf("enforce_session_timeout", True, group="consoleauth")
+    token = proxy.checker.add(proxy.backend.port, expires=time.time() + 0.5)
+    client = proxy.open_session(token)
+    client.send(b"before expiry")
+    assert client.recv_bytes(13) == b"before expiry"
+    started = time.monotonic()
+    assert client.wait_closed() == relay.CLOSE_POLICY_VIOLATION
+    assert time.monotonic() - started < 2.5
+    assert proxy.backend.ended.wait(3)
+
+
+def test_session_outlives_token_by_default(proxy):
+    token = proxy.checker.add(proxy.backend.port, expires=time.time() + 0.2)
+    client = proxy.open_session(token)
+    time.sleep(0.5)
+    client.send(b"after expiry")
+    assert client.recv_bytes(12) == b"after expiry"
+
+
+def test_many_concurrent_sessions_in_one_process(proxy):
+    clients = [proxy.open_session(proxy.checker.add(proxy.backend.port)) for _ in range(50)]
+    assert wait_for(lambda: proxy.backend.connections == 50)
+    payloads = [os.urandom(1000) + b"session %d" % i for i in range(50)]
+    results = [None] * 50
+
+    def exchange(i):
+        clients[i].send(payloads[i])
+        results[i] = clients[i].recv_bytes(len(payloads[i]))
+
+    threads = [threading.Thread(target=exchange, args=(i,)) for i in range(50)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert results == payloads
+    for client in clients:
+        client.close()
+    assert wait_for(lambda: proxy.backend.ended_count == 50, timeout=5)
+
+
+def test_stop_ends_open_sessions(proxy):
+    client = proxy.open_session(proxy.checker.add(proxy.backend.port))
+    client.send(b"x")
+    assert client.recv_bytes(1) == b"x"
+    proxy.server.stop()
+    assert proxy.backend.ended.wait(3)
+    assert client.at_eof()
+
+
+# -- token ----------------------------------------------------------------------
+
+
+def test_token_from_novnc_path_parameter_accepted(proxy):
+    token = proxy.checker.add(proxy.backend.port)
+    client = proxy.client()
+    answer = client.handshake("/?path=%%3Ftoken%%3D%s" % token)
+    assert answer.status == 101
+    assert proxy.checker.calls == [token]
+
+
+def test_token_from_cookie_accepted(proxy):
+    token = proxy.checker.add(proxy.backend.port)
+    client = proxy.client()
+    answer = client.handshake("/websockify", headers=[("Cookie", "lang=en; token=%s" % token)])
+    assert answer.status == 101
+    client.send(b"ping")
+    assert client.recv_bytes(4) == b"ping"
+
+
+def test_query_token_wins_over_cookie(proxy):
+    token = proxy.checker.add(proxy.backend.port)
+    answer = proxy.client().handshake("/?token=%s" % token,
+                                      headers=[("Cookie", "token=stale")])
+    assert answer.status == 101
+    assert proxy.checker.calls == [token]
+
+
+def test_missing_token_rejected_403_no_backend_connection(proxy):
+    answer = proxy.client().handshake("/")
+    assert answer.status == 403
+    assert b"missing token" in answer.body
+    assert proxy.checker.calls == []
+    assert proxy.backend.connections == 0
+
+
+def test_invalid_token_rejected_403_without_echoing_it(proxy):
+    answer = proxy.client().handshake("/?token=not-a-known-token")
+    assert answer.status == 403
+    assert b"invalid token" in answer.body
+    assert b"not-a-known-token" not in answer.body
+    assert proxy.checker.calls == ["not-a-known-token"]
+    assert proxy.backend.connections == 0
+
+
+def test_overlong_token_rejected_without_rpc(proxy):
+    answer = proxy.client().handshake("/?token=" + "a" * 1000)
+    assert answer.status == 403
+    assert proxy.checker.calls == []
+
+
+def test_checker_timeout_gives_503(proxy):
+    token = proxy.checker.add(proxy.backend.port)
+    proxy.checker.error = messaging.MessagingTimeout("no answer")
+    answer = proxy.client().handshake("/?token=%s" % token)
+    assert answer.status == 503
+    assert b"console authorization service unavailable" in answer.body
+    assert proxy.backend.connections == 0
+
+
+@pytest.mark.parametrize("error", [messaging.MessageDeliveryFailure("down"),
+                                   RuntimeError("bug")])
+def test_checker_failure_gives_503(proxy, error):
+    token = proxy.checker.add(proxy.backend.port)
+    proxy.checker.error = error
+    answer = proxy.client().handshake("/?token=%s" % token)
+    assert answer.status == 503
+    assert proxy.backend.connections == 0
+
+
+def test_console_type_of_other_proxy_rejected(proxy):
+    token = proxy.checker.add(proxy.backend.port, console_type="serial")
+    answer = proxy.client().handshake("/?token=%s" % token)
+    assert answer.status == 403
+    assert proxy.backend.connections == 0
+
+
+# -- origin ---------------------------------------------------------------------
+
+
+def test_bad_origin_rejected(proxy):
+    token = proxy.checker.add(proxy.backend.port)
+    answer = proxy.client().handshake("/?token=%s" % token, origin="http://evil.example")
+    assert answer.status == 403
+    assert b"origin not allowed" in answer.body
+    assert proxy.checker.calls == []
+    assert proxy.backend.connections == 0
+
+
+@pytest.mark.parametrize("origin", ["null", "ftp://127.0.0.1", "chrome-extension://abc",
+                                    "http://", "127.0.0.1"])
+def test_malformed_or_non_http_origin_rejected(proxy, origin):
+    token = proxy.checker.add(proxy.backend.port)
+    answer = proxy.client().handshake("/?token=%s" % token, origin=origin)
+    assert answer.status == 403
+    assert proxy.backend.connections == 0
+
+
+def test_missing_origin_allowed(proxy):
+    token = proxy.checker.add(proxy.backend.port)
+    assert proxy.client().handshake("/?token=%s" % token, origin=None).status == 101
+
+
+def test_origin_port_and_case_ignored(proxy):
+    token = proxy.checker.add(proxy.backend.port)
+    answer = proxy.client().handshake("/?token=%s" % token, origin="http://LOCALHOST:9999",
+                                      host="localhost:%d" % proxy.port)
+    assert answer.status == 101
+
+
+def test_origin_in_allowed_origins_accepted(proxy, conf):
+    conf("allowed_origins", ["Console.Example.COM:443", "other.example"], group="console")
+    token = proxy.checker.add(proxy.backend.port,
+                              access_url_base="https://console.example.com/vnc_lite.html")
+    answer = proxy.client().handshake("/?token=%s" % token,
+                                      origin="https://console.example.com")
+    assert answer.status == 101
+
+
+def test_host_header_does_not_poison_allowed_origins(proxy):
+    token = proxy.checker.add(proxy.backend.port)
+    first = proxy.client().handshake("/?token=%s" % token, origin="http://evil.example",
+                                     host="evil.example")
+    assert first.status == 101  # same-origin by Host: the client's own business
+    second = proxy.client().handshake("/?token=%s" % token, origin="http://evil.example")
+    assert second.status == 403
+    assert CONF.console.allowed_origins == []
+
+
+@pytest.mark.parametrize("origin_scheme,access_url_base,status", [
+    ("http", "http://127.0.0.1:6080/vnc_lite.html", 101),
+    ("https", "https://127.0.0.1:6080/vnc_lite.html", 101),
+    ("https", "http://127.0.0.1:6080/vnc_lite.html", 403),
+    ("http", "https://127.0.0.1:6080/vnc_lite.html", 403),
+    ("http", "ws://127.0.0.1:6083/", 101),
+    ("http", "wss://127.0.0.1:6083/", 403),
+    ("https", None, 101),
+])
+def test_origin_scheme_must_match_access_url(proxy, origin_scheme, access_url_base, status):
+    token = proxy.checker.add(proxy.backend.port, access_url_base=access_url_base)
+    answer = proxy.client().handshake("/?token=%s" % token,
+                                      origin="%s://127.0.0.1:%d" % (origin_scheme, proxy.port))
+    assert answer.status == status
+    assert proxy.backend.connections == (1 if status == 101 else 0)
+
+
+def test_two_origin_headers_rejected(proxy):
+    token = proxy.checker.add(proxy.backend.port)
+    answer = proxy.client().handshake("/?token=%s" % token,
+                                      headers=[("Origin", "http://evil.example")])
+    assert answer.status == 403
+
+
+# -- console server connection --------------------------------------------------
+
+
+def test_backend_unreachable_gives_clear_error(proxy, caplog):
+    closed = socket.create_server(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    token = proxy.checker.add(port)
+    with caplog.at_level(logging.INFO):
+        answer = proxy.client().handshake("/?token=%s" % token)
+    assert answer.status == 502
+    assert b"cannot connect to the console server" in answer.body
+    assert "127.0.0.1:%d" % port in caplog.text
+
+
+def test_backend_connect_timeout_gives_504(proxy, monkeypatch):
+    real_create_connection = socket.create_connection
+
+    def create_connection(address, *args, **kwargs):
+        if address == ("10.255.255.1", 5900):
+            raise TimeoutError("timed out")
+        return real_create_connection(address, *args, **kwargs)
+
+    monkeypatch.setattr(websocketproxy.socket, "create_connection", create_connection)
+    token = proxy.checker.add(5900, host="10.255.255.1")
+    answer = proxy.client().handshake("/?token=%s" % token)
+    assert answer.status == 504
+
+
+def test_internal_access_path_connect_handshake_ok(make_harness):
+    harness = make_harness(fakes.connect_handshake("/console?id=42"))
+    token = harness.checker.add(harness.backend.port, internal_access_path="/console?id=42")
+    client = harness.open_session(token)
+    # The greeting came in the same TCP segment as the 200: not one byte lost.
+    assert client.recv_bytes(12) == b"RFB 003.008\n"
+    client.send(b"hello")
+    assert client.recv_bytes(5) == b"hello"
+    assert harness.backend.requests == [b"CONNECT /console?id=42 HTTP/1.1\r\n\r\n"]
+
+
+def test_internal_access_path_refused_gives_502(make_harness):
+    harness = make_harness(fakes.connect_handshake("/console?id=42"))
+    token = harness.checker.add(harness.backend.port, internal_access_path="/other")
+    answer = harness.client().handshake("/?token=%s" % token)
+    assert answer.status == 502
+    assert b"refused" in answer.body
+
+
+def test_unsupported_websocket_version_rejected_400(proxy):
+    token = proxy.checker.add(proxy.backend.port)
+    client = proxy.client()
+    client.send_raw(("GET /?token=%s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                     "Connection: Upgrade\r\nSec-WebSocket-Key: eA==\r\n"
+                     "Sec-WebSocket-Version: 99\r\n\r\n" % token).encode())
+    assert client._read_answer().status == 400
+    assert proxy.checker.calls == []
+
+
+# -- plain HTTP -----------------------------------------------------------------
+
+
+def test_non_websocket_get_serves_files(proxy):
+    status, headers, body = proxy.http("GET", "/vnc_lite.html?path=%3Ftoken%3Dabc")
+    assert (status, body) == (200, INDEX_HTML)
+    assert headers["Content-type"] == "text/html"
+    status, _, body = proxy.http("HEAD", "/app/ui.js")
+    assert (status, body) == (200, b"")
+
+
+def test_missing_file_gives_404(proxy):
+    assert proxy.http("GET", "/nothing.html")[0] == 404
+
+
+def test_directory_listing_refused(proxy):
+    status, _, body = proxy.http("GET", "/app/")
+    assert status == 404
+    assert b"ui.js" not in body
+    assert proxy.http("GET", "/")[0] == 404
+
+
+def test_path_traversal_stays_in_web_root(proxy):
+    status, _, body = proxy.http("GET", "/../../../../etc/passwd")
+    assert status == 404
+    assert b"root:" not in body
+
+
+@pytest.mark.parametrize("path", ["//example.com/%2F..", "///example.com/%2F..",
+                                  "//example.com/app"])
+def test_reject_open_redirect(proxy, path):
+    status, headers, _ = proxy.http("GET", path)
+    assert status == 400
+    assert "Location" not in headers
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "OPTIONS", "CONNECT"])
+def test_other_methods_refused_405(proxy, method):
+    status, headers, _ = proxy.http(method, "/vnc_lite.html")
+    assert status == 405
+    assert headers["Allow"] == "GET, HEAD"
+
+
+def test_proxy_without_web_root_serves_no_files(make_harness, tmp_path, monkeypatch):
+    (tmp_path / "secret.txt").write_text("secret")
+    monkeypatch.chdir(tmp_path)
+    harness = make_harness(web=None)
+    status, _, body = harness.http("GET", "/secret.txt")
+    assert status == 404
+    assert b"secret" not in body.replace(b"serves no files", b"")
+    token = harness.checker.add(harness.backend.port)
+    assert harness.client().handshake("/?token=%s" % token).status == 101
+
+
+# -- logging ---------------------------------------------------------------------
+
+
+def test_token_never_logged(proxy, caplog, capsys):
+    token = proxy.checker.add(proxy.backend.port)
+    unknown = "unknownToken1234567890abcdefghij"
+    with caplog.at_level(logging.DEBUG):
+        proxy.http("GET", "/vnc_lite.html?path=%%3Ftoken%%3D%s" % token)
+        proxy.http("GET", "/missing.html?token=%s" % token)
+        client = proxy.open_session(token)
+        client.send(b"data")
+        assert client.recv_bytes(4) == b"data"
+        client.close()
+        client.wait_closed()
+        cookie_client = proxy.client()
+        assert cookie_client.handshake(
+            "/", headers=[("Cookie", "token=%s" % token)]).status == 101
+        cookie_client.disconnect()
+        assert proxy.client().handshake("/?token=%s" % unknown).status == 403
+        assert proxy.client().handshake(
+            "/?token=%s" % token, origin="http://evil.example").status == 403
+        bad = proxy.client()
+        # A malformed request line is quoted in the standard library's error message.
+        bad.send_raw(b"GET /?token=%s junk HTTP/1.1\r\n\r\n" % unknown.encode())
+        bad.at_eof()
+        assert wait_for(lambda: "Console session ended" in caplog.text)
+    captured = capsys.readouterr()
+    everything = caplog.text + captured.out + captured.err
+    assert "Console session started" in everything  # the logs were captured at all
+    assert "Refused console connection" in everything
+    for secret in (token, unknown):
+        assert secret not in everything
+
+
+def test_redact_tokens_covers_query_cookie_and_novnc_path():
+    text = ("GET /?token=abc&x=1 path=%3Ftoken%3Ddef Cookie: token=ghi; "
+            "path%3D%253Ftoken%253Djkl")
+    redacted = websocketproxy.redact_tokens(text)
+    for secret in ("abc", "def", "ghi", "jkl"):
+        assert secret not in redacted
+    assert "x=1" in redacted
+
+
+# -- TLS and the server ----------------------------------------------------------
+
+
+@pytest.fixture
+def certificate(tmp_path):
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    try:
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                        "-subj", "/CN=127.0.0.1", "-days", "1", "-keyout", str(key),
+                        "-out", str(cert)], check=True, capture_output=True, timeout=30)
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("openssl is needed to make a test certificate")
+    return str(cert), str(key)
+
+
+def _tls_client(port):
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    raw = socket.create_connection(("127.0.0.1", port), timeout=5)
+    return fakes.WSClient(port, sock=context.wrap_socket(raw))
+
+
+def test_tls_sessions_served_when_certificate_configured(make_harness, conf, certificate):
+    conf("cert", certificate[0])
+    conf("key", certificate[1])
+    conf("ssl_minimum_version", "tlsv1_2", group="console")
+    harness = make_harness()
+    token = harness.checker.add(harness.backend.port,
+                                access_url_base="https://127.0.0.1/vnc_lite.html")
+    client = _tls_client(harness.port)
+    answer = client.handshake("/?token=%s" % token,
+                              origin="https://127.0.0.1:%d" % harness.port)
+    assert answer.status == 101
+    big = os.urandom(300000)
+    client.send(big)
+    assert client.recv_bytes(len(big)) == big
+    # Plain connections still work without ssl_only.
+    assert harness.http("GET", "/vnc_lite.html")[0] == 200
+    harness.server.stop()  # ends TLS sessions too
+    assert harness.backend.ended.wait(3)
+
+
+def test_ssl_only_refuses_plain_connections(make_harness, conf, certificate):
+    conf("cert", certificate[0])
+    conf("key", certificate[1])
+    conf("ssl_only", True)
+    harness = make_harness()
+    token = harness.checker.add(harness.backend.port)
+    answer = harness.client().handshake("/?token=%s" % token)
+    assert answer.status == 400
+    assert harness.checker.calls == []
+    assert _tls_client(harness.port).handshake("/?token=%s" % token).status == 101
+
+
+def test_ssl_only_without_certificate_refuses_to_start(conf, tmp_path):
+    conf("cert", str(tmp_path / "missing.pem"))
+    conf("ssl_only", True)
+    with pytest.raises(proxy_server.ConsoleProxyConfigError):
+        proxy_server.ConsoleProxyServer(novnc.NoVNCProxyRequestHandler, "127.0.0.1", 0,
+                                        token_checker=fakes.FakeTokenChecker())
+
+
+def test_listens_on_ipv6_when_source_is_ipv6(make_harness, conf):
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6")
+    conf("source_is_ipv6", True)
+    try:
+        harness = make_harness(host="::1")
+    except OSError:
+        pytest.skip("cannot listen on ::1")
+    assert harness.server._listener.family == socket.AF_INET6
+    token = harness.checker.add(harness.backend.port)
+    client = fakes.WSClient(harness.port, host="::1")
+    assert client.handshake("/?token=%s" % token, host="[::1]:%d" % harness.port,
+                            origin="http://[::1]:%d" % harness.port).status == 101
+    client.send(b"six")
+    assert client.recv_bytes(3) == b"six"
+
+
+def test_make_server_serves_novnc_from_conf_web(conf, web_root, tmp_path):
+    conf("cert", str(tmp_path / "no-such-cert.pem"))
+    conf("web", str(web_root))
+    checker = fakes.FakeTokenChecker()
+    backend = fakes.Backend()
+    harness = Harness(novnc.make_server("127.0.0.1", 0, token_checker=checker),
+                      checker, backend)
+    try:
+        assert harness.http("GET", "/vnc_lite.html")[2] == INDEX_HTML
+        serial = checker.add(backend.port, console_type="serial")
+        assert harness.client().handshake("/?token=%s" % serial).status == 403
+        assert harness.open_session(checker.add(backend.port))
+    finally:
+        harness.stop()
+        backend.stop()
+
+
+_EVENTLET_SCRIPT = r"""
+import eventlet
+eventlet.monkey_patch()
+import os, socket, ssl, sys, time
+sys.path.insert(0, sys.argv[1])
+import fakes
+from nova_console import conf as nc_conf
+from nova_console.console import novnc
+
+nc_conf.CONF.set_override("cert", sys.argv[2])
+tls = len(sys.argv) > 3
+if tls:
+    nc_conf.CONF.set_override("key", sys.argv[3])
+    nc_conf.CONF.set_override("ssl_only", True)
+    client_context = ssl.create_default_context()
+    client_context.check_hostname = False
+    client_context.verify_mode = ssl.CERT_NONE
+checker = fakes.FakeTokenChecker()
+backend = fakes.Backend(fakes.greet_then_echo(b"RFB 003.008\n"))
+server = novnc.make_server("127.0.0.1", 0, token_checker=checker)
+serving = eventlet.spawn(server.serve_forever)
+port = server.address[1]
+
+def session(i):
+    sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+    if tls:
+        sock = client_context.wrap_socket(sock)
+    client = fakes.WSClient(port, sock=sock)
+    assert client.handshake("/?token=%s" % checker.add(backend.port)).status == 101
+    assert client.recv_bytes(12) == b"RFB 003.008\n"
+    payload = b"%d" % i * 5000
+    client.send(payload)
+    assert client.recv_bytes(len(payload)) == payload
+    return client
+
+pool = eventlet.GreenPool()
+clients = list(pool.imap(session, range(100)))
+os_threads = len(os.listdir("/proc/self/task"))
+assert os_threads < 10, os_threads  # green threads, not an OS thread per session
+clients[0].close()
+assert clients[0].wait_closed() == 1000
+assert backend.ended.wait(1)
+started = time.monotonic()
+server.stop()
+for client in clients[1:]:
+    assert client.at_eof()
+assert time.monotonic() - started < 1, "green threads blocked in recv were not woken"
+serving.wait()
+print("OK")
+"""
+
+
+def _run_under_eventlet(*args):
+    env = dict(os.environ)
+    repo = os.path.dirname(os.path.dirname(nova_console.__file__))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [repo, env.get("PYTHONPATH")]))
+    result = subprocess.run(
+        [sys.executable, "-c", _EVENTLET_SCRIPT, os.path.dirname(fakes.__file__)] + list(args),
+        capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().endswith("OK")
+
+
+def test_serves_sessions_under_eventlet_monkey_patching(tmp_path):
+    _run_under_eventlet(str(tmp_path / "no-cert.pem"))
+
+
+def test_serves_tls_sessions_under_eventlet_monkey_patching(certificate):
+    _run_under_eventlet(*certificate)
