@@ -1,0 +1,124 @@
+"""Console URLs of a server, the two ways Nova offers them.
+
+    POST /v2.1/servers/{id}/action  {"os-getVNCConsole": {"type": "novnc"}}    (any version)
+        -> 200 {"console": {"type", "url"}}
+    POST /v2.1/servers/{id}/remote-consoles
+         {"remote_console": {"protocol": "vnc", "type": "novnc"}}              (>= 2.6)
+        -> 200 {"remote_console": {"protocol", "type", "url"}}
+
+Bodies are checked the way Nova's schemas check them. Only VNC through noVNC is served
+today: any other console Nova knows is a valid request answered "Unavailable console
+type" (400), and os-getConsoleOutput is "not implemented" (501).
+"""
+from oslo_log import log as logging
+
+from nova_console.api import auth
+from nova_console.api import microversion
+from nova_console.api import policies
+from nova_console.api import policy
+from nova_console.api import wsgi
+from nova_console import exception
+
+LOG = logging.getLogger(__name__)
+
+# Legacy actions: action name -> (protocol, console types its schema accepts).
+CONSOLE_ACTIONS = {
+    "os-getVNCConsole": ("vnc", ("novnc", "xvpvnc")),
+    "os-getSPICEConsole": ("spice", ("spice-html5",)),
+    "os-getRDPConsole": ("rdp", ("rdp-html5",)),
+    "os-getSerialConsole": ("serial", ("serial",)),
+}
+CONSOLE_OUTPUT_ACTION = "os-getConsoleOutput"
+
+# remote-consoles: protocol -> console types, and the microversion that added them.
+PROTOCOL_TYPES = {
+    "vnc": ("novnc", "xvpvnc"),
+    "spice": ("spice-html5",),
+    "rdp": ("rdp-html5",),
+    "serial": ("serial",),
+    "mks": ("webmks",),
+}
+PROTOCOL_MIN_VERSION = {"mks": "2.8"}
+REMOTE_CONSOLES_MIN_VERSION = "2.6"
+
+# What the compute hosts can actually serve.
+AVAILABLE_CONSOLES = {("vnc", "novnc")}
+
+
+def _protocols(req):
+    return [protocol for protocol in PROTOCOL_TYPES
+            if microversion.is_supported(req, PROTOCOL_MIN_VERSION.get(protocol, "2.1"))]
+
+
+def _console_types(protocols):
+    return [console_type for protocol in protocols for console_type in PROTOCOL_TYPES[protocol]]
+
+
+def _validate_action_body(body):
+    """(action name, its argument) of a server action body: an object with one key."""
+    if not isinstance(body, dict):
+        raise exception.Invalid(message="Malformed request body: an action is a JSON object "
+                                        "such as {\"os-getVNCConsole\": {\"type\": "
+                                        "\"novnc\"}}.")
+    if len(body) != 1:
+        raise exception.Invalid(message="Malformed request body: an action body has exactly "
+                                        "one key, the action name (got %d)." % len(body))
+    return next(iter(body.items()))
+
+
+def _validate_remote_console(req, body):
+    wsgi.check_object(body, None, required=("remote_console",), allowed=("remote_console",))
+    request = wsgi.check_object(body["remote_console"], "remote_console",
+                                required=("protocol", "type"), allowed=("protocol", "type"))
+    protocols = _protocols(req)
+    protocol = wsgi.check_enum(request["protocol"], "protocol", protocols)
+    console_type = wsgi.check_enum(request["type"], "type", _console_types(protocols))
+    return protocol, console_type
+
+
+class ConsolesController:
+
+    def __init__(self, compute_api):
+        self.compute_api = compute_api
+
+    def action(self, req, server_id):
+        """POST /servers/{id}/action: the console actions (other server actions: 400)."""
+        action, argument = _validate_action_body(wsgi.read_json_body(req))
+        if action == CONSOLE_OUTPUT_ACTION:
+            wsgi.check_object(argument, action, allowed=("length",))
+            self._authorized_instance(req, server_id)
+            raise exception.NotImplementedByDriver(
+                message="Unable to get console output, functionality not implemented.")
+        if action not in CONSOLE_ACTIONS:
+            raise exception.Invalid(message="There is no such action: %s" % action)
+        protocol, types = CONSOLE_ACTIONS[action]
+        wsgi.check_object(argument, action, required=("type",), allowed=("type",))
+        console_type = wsgi.check_enum(argument["type"], "type", types)
+        instance = self._authorized_instance(req, server_id)
+        console = self._get_console(req, instance, protocol, console_type)
+        return wsgi.json_response({"console": {"type": console_type, "url": console["url"]}})
+
+    def create_remote_console(self, req, server_id):
+        """POST /servers/{id}/remote-consoles (microversion >= 2.6)."""
+        protocol, console_type = _validate_remote_console(req, wsgi.read_json_body(req))
+        instance = self._authorized_instance(req, server_id)
+        if console_type not in PROTOCOL_TYPES[protocol]:
+            raise exception.ConsoleTypeInvalid(console_type=console_type)
+        console = self._get_console(req, instance, protocol, console_type)
+        return wsgi.json_response({"remote_console": {
+            "protocol": protocol, "type": console_type, "url": console["url"]}})
+
+    def _authorized_instance(self, req, server_id):
+        context = auth.get_context(req)
+        instance = self.compute_api.get(context, server_id)
+        policy.authorize(context, policies.REMOTE_CONSOLES,
+                         {"project_id": instance["project_id"]})
+        return instance
+
+    def _get_console(self, req, instance, protocol, console_type):
+        if (protocol, console_type) not in AVAILABLE_CONSOLES:
+            raise exception.ConsoleTypeUnavailable(console_type=console_type)
+        console = self.compute_api.get_vnc_console(auth.get_context(req), instance,
+                                                   console_type)
+        LOG.info("Gave a %s console of server %s", console_type, instance["uuid"])
+        return console

@@ -1,0 +1,163 @@
+"""Fixtures of the REST API tests: the real WSGI app over the real compute API and a fresh
+SQLite database, with the two RPC clients (compute, consoleauth) replaced by fakes."""
+import json
+
+import pytest
+import webob
+
+from nova_console.api import app as api_app
+from nova_console.api import policy
+from nova_console.compute import api as compute_api
+from nova_console.compute import manager as compute_manager
+from nova_console import conf as nc_conf
+from nova_console.db import api as db
+from nova_console.db import migration
+
+CONF = nc_conf.CONF
+
+COMPUTE_HOST = "compute-1"
+ALICE = "alice:tenant-a"
+BOB = "bob:tenant-b"
+ADMIN = "admin:admin-project"
+CONSOLE_URL_BASE = "http://proxy.example.com:6080/vnc_lite.html"
+
+
+class FakeComputeRPC:
+    """The compute RPC client: records casts; get_vnc_console answers like a host would,
+    or raises `console_error` when a test sets it."""
+
+    def __init__(self):
+        self.built = []
+        self.terminated = []
+        self.console_error = None
+        self.issued_tokens = 0
+
+    def build_and_run_instance(self, ctxt, instance):
+        self.built.append(instance["uuid"])
+
+    def terminate_instance(self, ctxt, instance):
+        self.terminated.append(instance["uuid"])
+
+    def get_vnc_console(self, ctxt, instance, console_type):
+        if self.console_error is not None:
+            raise self.console_error
+        self.issued_tokens += 1
+        token = "token-%d" % self.issued_tokens
+        return {"console_type": console_type, "host": "10.0.0.5", "port": 5900,
+                "tls_port": None, "internal_access_path": None, "token": token,
+                "access_url_base": CONSOLE_URL_BASE,
+                "access_url": CONSOLE_URL_BASE + "?path=%3Ftoken%3D" + token}
+
+
+class FakeConsoleAuthRPC:
+    """The consoleauth RPC client over a dict of tokens."""
+
+    def __init__(self):
+        self.tokens = {}
+
+    def authorize_console(self, ctxt, token, console_type, host, port, internal_access_path,
+                          instance_uuid, access_url=None, tls_port=None):
+        self.tokens[token] = {"console_type": console_type, "host": host, "port": port,
+                              "tls_port": tls_port,
+                              "internal_access_path": internal_access_path,
+                              "instance_uuid": instance_uuid, "access_url_base": access_url,
+                              "expires": 0}
+
+    def check_token(self, ctxt, token):
+        return self.tokens.get(token)
+
+    def delete_tokens_for_instance(self, ctxt, instance_uuid):
+        doomed = [t for t, info in self.tokens.items() if info["instance_uuid"] == instance_uuid]
+        for token in doomed:
+            del self.tokens[token]
+        return len(doomed)
+
+
+class Client:
+    """Sends webob requests to the app; JSON in and out."""
+
+    def __init__(self, application):
+        self.application = application
+
+    def request(self, method, path, token=ALICE, body=None, raw_body=None, version=None,
+                headers=None):
+        req = webob.Request.blank(path, method=method)
+        if token is not None:
+            req.headers["X-Auth-Token"] = token
+        if version is not None:
+            req.headers["X-OpenStack-Nova-API-Version"] = version
+        if body is not None:
+            raw_body = json.dumps(body).encode("utf-8")
+        if raw_body is not None:
+            req.body = raw_body
+            req.content_type = "application/json"
+        for name, value in (headers or {}).items():
+            req.headers[name] = value
+        return req.get_response(self.application)
+
+    def get(self, path, **kwargs):
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path, body=None, **kwargs):
+        return self.request("POST", path, body=body, **kwargs)
+
+    def delete(self, path, **kwargs):
+        return self.request("DELETE", path, **kwargs)
+
+
+@pytest.fixture(autouse=True)
+def parsed_config():
+    """oslo.policy reads [oslo_policy] options: CONF must have been parsed (no files)."""
+    CONF([], project="nova_console", default_config_files=[])
+    policy.reset()
+    yield
+    policy.reset()
+
+
+@pytest.fixture
+def sqlite_database(tmp_path):
+    CONF.set_override("connection", "sqlite:///%s" % (tmp_path / "api.sqlite"),
+                      group="database")
+    db.dispose_engine()
+    migration.db_sync()
+    yield
+    db.dispose_engine()
+    CONF.clear_override("connection", group="database")
+
+
+@pytest.fixture
+def compute_rpc():
+    return FakeComputeRPC()
+
+
+@pytest.fixture
+def consoleauth_rpc():
+    return FakeConsoleAuthRPC()
+
+
+@pytest.fixture
+def compute(sqlite_database, compute_rpc, consoleauth_rpc):
+    """The real compute API with one compute host up."""
+    db.service_heartbeat(COMPUTE_HOST, compute_manager.BINARY, topic="compute")
+    return compute_api.API(compute_api=compute_rpc, consoleauth_api=consoleauth_rpc)
+
+
+@pytest.fixture
+def client(compute):
+    return Client(api_app.make_app(compute_api=compute))
+
+
+@pytest.fixture
+def make_server(client):
+    """Creates a server through the API; active=True makes its host report it ACTIVE."""
+
+    def make(token=ALICE, name="vm", active=True):
+        response = client.post("/v2.1/servers", {"server": {"name": name}}, token=token)
+        assert response.status_int == 202, response.body
+        server_id = response.json["server"]["id"]
+        if active:
+            db.instance_update(server_id, {"vm_state": "active", "task_state": None,
+                                           "power_state": 1})
+        return server_id
+
+    return make
