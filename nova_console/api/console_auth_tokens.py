@@ -1,6 +1,7 @@
 """GET /v2.1/os-console-auth-tokens/{token}: where a console token leads (admin only).
 
     -> 200 {"console": {"instance_uuid", "host", "port", "internal_access_path"}}
+       (from 2.99 also "tls_port", as in Nova)
 
 Before microversion 2.31 Nova answered only for rdp-html5 tokens and refused any other
 console type with 401 "The requested console type details are not accessible"; we
@@ -21,6 +22,7 @@ LOG = logging.getLogger(__name__)
 ALL_CONSOLE_TYPES_MIN_VERSION = "2.31"
 LEGACY_CONSOLE_TYPE = "rdp-html5"
 PUBLIC_FIELDS = ("instance_uuid", "host", "port", "internal_access_path")
+TLS_PORT_MIN_VERSION = "2.99"
 
 
 class ConsoleAuthTokensController:
@@ -39,5 +41,7 @@ class ConsoleAuthTokensController:
                 message="The requested console type details are not accessible")
         LOG.info("Console token %s of instance %s looked up", utils.mask_token(token),
                  connect_info["instance_uuid"])
-        return wsgi.json_response({"console": {
-            field: connect_info[field] for field in PUBLIC_FIELDS}})
+        console = {field: connect_info[field] for field in PUBLIC_FIELDS}
+        if microversion.is_supported(req, TLS_PORT_MIN_VERSION):
+            console["tls_port"] = connect_info.get("tls_port")
+        return wsgi.json_response({"console": console})

@@ -12,7 +12,7 @@ import webob.dec
 from nova_console import exception
 
 MIN_VERSION = "2.1"
-MAX_VERSION = "2.96"
+MAX_VERSION = "2.99"
 
 SERVICE_TYPE = "compute"
 HEADER = "OpenStack-API-Version"

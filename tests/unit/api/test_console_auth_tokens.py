@@ -27,6 +27,14 @@ def test_an_admin_sees_where_a_token_leads(client, console_token):
                                          "port": 5900, "internal_access_path": None}}
 
 
+def test_from_2_99_the_tls_port_is_shown(client, console_token):
+    token, _server_id = console_token
+    response = client.get(TOKENS + token, token=ADMIN, version="2.99")
+    assert response.json["console"]["tls_port"] is None
+    response = client.get(TOKENS + token, token=ADMIN, version="2.98")
+    assert "tls_port" not in response.json["console"]
+
+
 def test_a_non_admin_may_not_look_tokens_up(client, console_token):
     token, _server_id = console_token
     response = client.get(TOKENS + token, token=ALICE, version="2.31")

@@ -23,7 +23,7 @@ def test_responses_echo_the_version_and_vary_on_both_headers(client):
 
 def test_latest_means_the_maximum(client):
     response = client.get("/v2.1/servers", headers={MODERN: "compute latest"})
-    assert response.headers[LEGACY] == microversion.MAX_VERSION == "2.96"
+    assert response.headers[LEGACY] == microversion.MAX_VERSION == "2.99"
 
 
 def test_the_modern_header_wins_over_the_legacy_one(client):
@@ -37,12 +37,12 @@ def test_a_modern_header_for_another_service_falls_back_to_the_legacy_one(client
     assert response.headers[LEGACY] == "2.3"
 
 
-@pytest.mark.parametrize("version", ["2.97", "3.0", "2.0", "1.5"])
+@pytest.mark.parametrize("version", ["2.100", "3.0", "2.0", "1.5"])
 def test_a_version_out_of_range_is_not_acceptable(client, version):
     response = client.get("/v2.1/servers", version=version)
     assert response.status_int == 406
     assert response.json == {"computeFault": {"code": 406, "message": (
-        "Version %s is not supported by the API. Minimum is 2.1 and maximum is 2.96."
+        "Version %s is not supported by the API. Minimum is 2.1 and maximum is 2.99."
         % version)}}
 
 
