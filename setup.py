@@ -27,15 +27,16 @@ setup(
         "WebOb>=1.8,<2",
     ],
     extras_require={
-        "postgresql": ["psycopg2-binary>=2.9,<3"],
+        "postgresql": ["psycopg[binary]>=3.1,<4"],
         "mysql": ["PyMySQL>=1.0,<2"],
         "test": [
             "pytest>=8,<10",
             "selenium>=4.15,<5",
             "python-novaclient>=18,<19",
             "keystoneauth1>=5,<6",
-            "psycopg2-binary>=2.9,<3",
+            "psycopg[binary]>=3.1,<4",
             "PyMySQL>=1.0,<2",
+            "requests>=2.28,<3",
             "numpy>=1.26,<3",
         ],
     },

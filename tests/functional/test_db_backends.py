@@ -14,7 +14,7 @@ from nova_console.db import api as db
 from nova_console.db import migration
 
 SERVERS = {
-    "postgresql": ("postgresql+psycopg2://postgres@127.0.0.1:5432/%s", 5432, "postgres"),
+    "postgresql": ("postgresql://postgres@127.0.0.1:5432/%s", 5432, "postgres"),
     "mysql": ("mysql+pymysql://root@127.0.0.1:3306/%s", 3306, ""),
 }
 

@@ -485,6 +485,7 @@ class RFBDisplay:
             accept_thread = self._accept_thread
             clients = list(self._clients.items())
         if listener is not None:
+            self._wake_accept_loop()
             _shutdown(listener)
             listener.close()
             LOG.info("VNC server of %s on port %d stopped", self._name, self._port)
@@ -494,6 +495,21 @@ class RFBDisplay:
             thread.join(_STOP_JOIN_TIMEOUT)
         if accept_thread is not None and accept_thread is not threading.current_thread():
             accept_thread.join(_STOP_JOIN_TIMEOUT)
+
+    def _wake_accept_loop(self):
+        """Connect to ourselves so a blocked accept() returns and sees _stopped.
+
+        Closing the listener does not wake an accept() that a green thread is
+        blocked in under eventlet (it does with OS threads), so stop() would wait
+        for the join timeout.
+        """
+        host = self._listen_host
+        if host in ("0.0.0.0", "::", ""):
+            host = "::1" if ":" in host else "127.0.0.1"
+        try:
+            socket.create_connection((host, self._port), timeout=1).close()
+        except OSError:
+            pass  # the listener is already gone: nothing waits on it
 
     def _accept_loop(self, listener):
         while True:

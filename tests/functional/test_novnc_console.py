@@ -1,0 +1,328 @@
+"""noVNC consoles end to end: REST API -> compute host -> consoleauth -> nova-novncproxy.
+
+Every service runs as its own process on a real RabbitMQ; the fake compute driver's
+instances are real RFB servers that draw their own name, so what a client sees
+proves which instance it was given. Each test names the guarantee it checks.
+"""
+import os
+import secrets
+import socket
+import threading
+import time
+
+import pytest
+
+from tests.functional import deployment as deployment_mod
+from tests.functional import novnc_page
+from tests.functional import wsclient
+
+# The fake driver's screen size (fake_display.RFBDisplay's default).
+SCREEN_SIZE = (640, 400)
+
+
+def unique_name(prefix):
+    return "%s-%s" % (prefix, secrets.token_hex(3))
+
+
+@pytest.fixture(scope="module")
+def cloud(module_deployments):
+    """API, two compute hosts, one consoleauth worker, nova-novncproxy; SQLite."""
+    return module_deployments(label="novnc", compute_hosts=("compute-1", "compute-2"))
+
+
+@pytest.fixture
+def servers(cloud):
+    """create(name, api=None) -> id of an ACTIVE server; all deleted after the test."""
+    created = []
+
+    def create(name, api=None):
+        api = api or cloud.api
+        server_id = api.create_server(name)
+        created.append((api, server_id))
+        api.wait_for_status(server_id, "ACTIVE")
+        return server_id
+
+    yield create
+    if not cloud.processes["api"].running:
+        return  # the test stopped the deployment
+    for api, server_id in created:
+        if api.request("GET", "/v2.1/servers/%s" % server_id).status_code == 200:
+            api.delete_server(server_id)
+
+
+def assert_console_opens(deployment, url, expected_name=None):
+    """The console URL's WebSocket answers 101 and relays the VM's RFB 3.8 greeting
+    (and, if expected_name is given, a ServerInit naming that instance)."""
+    with deployment.open_console(url) as conn:
+        assert conn.status == 101, "console refused: %d %r" % (
+            conn.status, conn.read_refusal_body()[:300])
+        if expected_name is None:
+            assert conn.read_rfb_version() == wsclient.RFB_VERSION_3_8
+        else:
+            server_init = conn.rfb_handshake()
+            assert server_init.name == expected_name
+            assert (server_init.width, server_init.height) == SCREEN_SIZE
+
+
+def assert_console_refused(deployment, url, status=403, **open_kwargs):
+    """The proxy refuses the WebSocket with an HTTP error and not one byte of RFB."""
+    with deployment.open_console(url, **open_kwargs) as conn:
+        body = conn.read_refusal_body() if conn.status != 101 else b""
+        assert conn.status == status, "expected %d, got %d %r" % (status, conn.status, body)
+        assert b"RFB" not in body, body
+
+
+class ImpostorConsoleServer:
+    """Listens on a given port and counts who connects (a VNC server another instance
+    might own after the port was freed)."""
+
+    def __init__(self, port):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", port))
+        self.sock.listen(8)
+        self.connections = 0
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            try:
+                conn.sendall(b"RFB 003.008\n")
+            except OSError:
+                pass
+            conn.close()
+
+    def close(self):
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
+        self._thread.join(5)
+
+
+def console_port_of(deployment, url):
+    """The VNC port a console token leads to (admin API, microversion 2.31)."""
+    token = wsclient.token_from_console_url(url)
+    response = deployment.admin_api.request(
+        "GET", "/v2.1/os-console-auth-tokens/%s" % token, version="2.31", expect=200)
+    return int(response.json()["console"]["port"])
+
+
+# --- the browser ---------------------------------------------------------------------------
+
+def test_browser_shows_the_instances_own_screen_via_both_console_apis(
+        cloud, servers, browser, artifacts_dir):
+    names = [unique_name("alpha"), unique_name("bravo")]
+    ids = {name: servers(name) for name in names}
+    expected = {name: novnc_page.expected_rgba(name, *SCREEN_SIZE) for name in names}
+    assert expected[names[0]] != expected[names[1]]
+    url_getters = {"os-getVNCConsole": cloud.api.vnc_console_url_legacy,
+                   "remote-consoles 2.6": cloud.api.vnc_console_url_remote_consoles}
+    # alpha via the legacy action and bravo via remote-consoles, then the other way round.
+    plan = [(names[0], "os-getVNCConsole"), (names[1], "remote-consoles 2.6"),
+            (names[0], "remote-consoles 2.6"), (names[1], "os-getVNCConsole")]
+    for name, how in plan:
+        other = names[1] if name == names[0] else names[0]
+        url = url_getters[how](ids[name])
+        assert url.startswith(cloud.proxy_base_url + "?path=%3Ftoken%3D"), url
+        browser.get(url)
+        try:
+            status = novnc_page.wait_until_connected(browser)
+            assert status == novnc_page.CONNECTED_PREFIX + name, (how, status)
+            last, frames = novnc_page.wait_for_screen(browser, expected[name], *SCREEN_SIZE)
+        finally:
+            shot = os.path.join(str(artifacts_dir), "%s-%s.png" % (name, how.split()[0]))
+            browser.save_screenshot(shot)
+            print("screenshot of %s's console (%s): %s" % (name, how, shot))
+        assert last is not None, "noVNC drew no canvas"
+        width, height, pixels = last
+        assert (width, height) == SCREEN_SIZE
+        # noVNC draws the Raw rectangles as they come: the canvas is pixel exact.
+        different = novnc_page.differing_pixels(pixels, expected[name])
+        assert different == 0, "%s via %s: %d of %d pixels differ from its screen" % (
+            name, how, different, width * height)
+        assert not any(frame[2] == expected[other] for frame in frames), (
+            "%s's page showed %s's screen" % (name, other))
+        browser.get("about:blank")  # closes the console's WebSocket
+
+
+# --- tokens --------------------------------------------------------------------------------
+
+def test_token_refused_after_instance_deleted(cloud, servers):
+    name = unique_name("doomed")
+    server_id = servers(name)
+    url = cloud.api.vnc_console_url_legacy(server_id)
+    assert_console_opens(cloud, url, expected_name=name)
+
+    cloud.api.delete_server(server_id)  # 204 only once its tokens are revoked
+
+    assert_console_refused(cloud, url)
+    cloud.api.wait_for_deleted(server_id)
+    assert_console_refused(cloud, url)
+    response = cloud.api.request("POST", "/v2.1/servers/%s/action" % server_id,
+                                 {"os-getVNCConsole": {"type": "novnc"}})
+    assert response.status_code == 404, response.text
+
+
+def test_token_refused_when_port_no_longer_the_instances(cloud, servers):
+    name = unique_name("moved")
+    server_id = servers(name)
+    host = cloud.admin_api.get_server(server_id)["OS-EXT-SRV-ATTR:host"]
+    url = cloud.api.vnc_console_url_remote_consoles(server_id)
+    port = console_port_of(cloud, url)
+    assert_console_opens(cloud, url, expected_name=name)
+
+    # The compute host comes back under the same name without the instance (the fake
+    # driver keeps nothing across a restart), and someone else now listens on the port
+    # the token names: the token must not lead there.
+    cloud.restart(host)
+    impostor = ImpostorConsoleServer(port)
+    try:
+        asked = time.monotonic()
+        assert_console_refused(cloud, url)
+        assert impostor.connections == 0, "the proxy connected to the port before refusing"
+    finally:
+        impostor.close()
+    # Refused because the host answered "not this instance's port", not because an RPC
+    # call timed out (that would take rpc_response_timeout).
+    assert time.monotonic() - asked < deployment_mod.RPC_RESPONSE_TIMEOUT / 2
+
+
+def test_token_refused_after_expiry(deployments):
+    short = deployments(label="ttl1", conf={"consoleauth": {"token_ttl": 1}})
+    name = unique_name("brief")
+    server_id = short.api.create_server(name)
+    short.api.wait_for_status(server_id, "ACTIVE")
+
+    url = short.api.vnc_console_url_legacy(server_id)
+    issued_by = time.monotonic()  # the token expires at most 1 s after this
+    assert_console_opens(short, url, expected_name=name)
+    assert time.monotonic() - issued_by < 1.0, "too slow to test a 1 s token"
+
+    time.sleep(max(0.0, issued_by + 1.5 - time.monotonic()))  # the event is time passing
+    assert_console_refused(short, url)
+    # The instance is fine; only the token is too old: a new one works.
+    assert_console_opens(short, short.api.vnc_console_url_legacy(server_id), name)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_two_consoleauth_processes_share_tokens(deployments, request, backend):
+    database_url = request.getfixturevalue("postgres_url") if backend == "postgresql" else None
+    pair = deployments(label="two-consoleauth-%s" % backend, consoleauth_workers=2,
+                       database_url=database_url)
+    name = unique_name("shared")
+    server_id = pair.api.create_server(name)
+    pair.api.wait_for_status(server_id, "ACTIVE")
+
+    # Only consoleauth-1 runs: it stores the token.
+    pair.stop_process("consoleauth-2")
+    url = pair.api.vnc_console_url_legacy(server_id)
+    assert_console_opens(pair, url, expected_name=name)
+
+    # Only consoleauth-2 runs (topic 'consoleauth' goes to whoever listens): it has
+    # never seen the token but finds it in the shared database.
+    pair.start_process("consoleauth-2")
+    pair.stop_process("consoleauth-1")
+    for _ in range(3):
+        assert_console_opens(pair, url, expected_name=name)
+
+    # And it revokes it for everyone.
+    pair.api.delete_server(server_id)
+    assert_console_refused(pair, url)
+
+
+# --- clients ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("microversion", ["2.5", "2.96"])
+def test_novaclient_gets_a_working_vnc_url_at_2_5_and_2_96(cloud, servers, microversion):
+    from keystoneauth1 import noauth
+    from keystoneauth1 import session as ks_session
+    from novaclient import client as nova_client
+
+    # novaclient without Keystone sends X-Auth-Token 'notused': noauth2's default
+    # user and project, demo/demo, who own this server.
+    name = unique_name("novaclient")
+    server_id = servers(name, api=cloud.api.as_user("demo:demo"))
+    auth = noauth.NoAuth(endpoint="http://127.0.0.1:%d/v2.1" % cloud.api_port)
+    nova = nova_client.Client(microversion, session=ks_session.Session(auth=auth))
+
+    assert nova.servers.get(server_id).name == name
+    body = nova.servers.get_vnc_console(server_id, "novnc")
+    console = body["console"] if microversion == "2.5" else body["remote_console"]
+    assert console["type"] == "novnc"
+    assert console["url"].startswith(cloud.proxy_base_url), console
+    assert_console_opens(cloud, console["url"], expected_name=name)
+
+
+# --- the proxy's own checks ------------------------------------------------------------------
+
+def test_bad_origin_and_non_websocket_requests_are_refused_by_the_proxy(cloud, servers):
+    name = unique_name("guarded")
+    server_id = servers(name)
+    url = cloud.api.vnc_console_url_legacy(server_id)
+    token = wsclient.token_from_console_url(url)
+
+    for origin in ("http://evil.example", "http://evil.example:%d" % cloud.proxy_port,
+                   "https://127.0.0.1.evil.example", "null"):
+        assert_console_refused(cloud, url, origin=origin)
+
+    # A plain GET with the token is not a console: no 101, no RFB byte.
+    for path in ("/?token=%s" % token, "/websockify?token=%s" % token):
+        status, _headers, body = cloud.proxy_http_get(path, {"Origin": cloud.proxy_origin})
+        assert status != 101 and status >= 400, (path, status, body[:200])
+        assert b"RFB" not in body
+    # An upgrade without a token, or with one that was never issued, is refused too.
+    assert_console_refused(cloud, "http://x/vnc_lite.html?path=%3F")
+    assert_console_refused(cloud, "http://x/vnc_lite.html?path=%3Ftoken%3D" + "x" * 32)
+
+    # None of this spoiled the token: from the proxy's own origin it opens the console,
+    # and the proxy still serves noVNC's page.
+    assert_console_opens(cloud, url, expected_name=name)
+    status, _headers, body = cloud.proxy_http_get("/vnc_lite.html")
+    assert status == 200 and b"noVNC" in body
+
+
+# --- operations ---------------------------------------------------------------------------
+
+def test_db_sync_accepts_the_documented_postgresql_url(tmp_path):
+    """[database] connection's help shows postgresql://user:pw@db/nova_console, and the
+    package's 'postgresql' extra installs psycopg 3: that pair must work."""
+    problem = deployment_mod.postgres_unavailable_reason()
+    if problem:
+        pytest.skip(problem)
+    url = deployment_mod.create_postgres_database(scheme="postgresql")
+    try:
+        plain = deployment_mod.Deployment(tmp_path, "rabbit://unused", database_url=url,
+                                          label="db-sync-only")
+        plain.write_config()
+        plain.db_sync()
+    finally:
+        deployment_mod.drop_postgres_database(url)
+
+
+def test_every_service_exits_promptly_and_cleanly_on_sigterm(cloud, servers):
+    """Runs last in this module (it stops the deployment): an operator's SIGTERM ends
+    every service within 5 s with status 0, even a compute host running instances."""
+    for _ in range(3):
+        servers(unique_name("running"))
+    assert all(p.running for p in cloud.processes.values())
+    processes = list(cloud.processes.values())
+    started = time.monotonic()
+    for process in processes:
+        process.send_stop()
+    exits = {}
+    for process in processes:
+        process.finish_stop(started + deployment_mod.STOP_TIMEOUT)
+        exits[process.name] = (process.returncode, round(time.monotonic() - started, 1))
+    late = ["%s: status %s after %.1f s" % (name, code, seconds)
+            for name, (code, seconds) in exits.items() if code != 0]
+    # Status -9: still running 5 s after SIGTERM, so the harness sent SIGKILL.
+    assert not late, "services that did not exit cleanly within %.0f s of SIGTERM: %s" % (
+        deployment_mod.STOP_TIMEOUT, "; ".join(late))

@@ -1,0 +1,254 @@
+"""A small hand-written WebSocket client (RFC 6455) and RFB client (RFC 6143) for tests.
+
+It does exactly what a console client does on the wire, and nothing more, so a
+test can see what the proxy answers: the raw HTTP status of the upgrade, the
+bytes of a refusal, and the RFB greeting and ServerInit relayed from the VM.
+
+    conn = ConsoleConnection.open(url_or_token, proxy_port, origin=...)
+    conn.status          -> 101, or the refusal's status (403, ...)
+    conn.read_rfb_version()        -> b"RFB 003.008\\n"
+    conn.rfb_handshake()           -> ServerInit(width, height, pixel_format, name)
+"""
+import base64
+import collections
+import hashlib
+import os
+import socket
+import struct
+import urllib.parse
+
+WEBSOCKET_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+RFB_VERSION_3_8 = b"RFB 003.008\n"
+MAX_HEAD_BYTES = 65536
+
+OP_CONTINUATION = 0x0
+OP_TEXT = 0x1
+OP_BINARY = 0x2
+OP_CLOSE = 0x8
+OP_PING = 0x9
+OP_PONG = 0xA
+
+ServerInit = collections.namedtuple("ServerInit", "width height pixel_format name")
+
+
+class WebSocketClosed(Exception):
+    """The server closed the WebSocket (or the TCP connection) before we had enough bytes."""
+
+
+def token_from_console_url(url):
+    """The token in a console URL: `...vnc_lite.html?path=%3Ftoken%3D<token>`."""
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)
+    for inner in query.get("path", []):
+        tokens = urllib.parse.parse_qs(urllib.parse.urlsplit(inner).query).get("token")
+        if tokens:
+            return tokens[0]
+    tokens = query.get("token")
+    if tokens:
+        return tokens[0]
+    raise ValueError("no console token in URL %r" % url)
+
+
+def websocket_path_from_console_url(url):
+    """What noVNC's vnc_lite.html connects to for this URL: '/' + its path= parameter."""
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)
+    return "/" + query.get("path", ["websockify"])[0]
+
+
+def _recv_head(sock):
+    """(head bytes, bytes read past it): an HTTP response head through its blank line."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        if len(data) > MAX_HEAD_BYTES:
+            raise AssertionError("HTTP response head longer than %d bytes" % MAX_HEAD_BYTES)
+        chunk = sock.recv(4096)
+        if not chunk:
+            raise WebSocketClosed("connection closed before the end of the response head "
+                                  "(got %r)" % data[:200])
+        data += chunk
+    end = data.index(b"\r\n\r\n") + 4
+    return data[:end], data[end:]
+
+
+def _parse_head(head):
+    lines = head.decode("latin-1").split("\r\n")
+    words = lines[0].split(" ", 2)
+    status = int(words[1])
+    headers = {}
+    for line in lines[1:]:
+        if ":" in line:
+            name, value = line.split(":", 1)
+            headers[name.strip().lower()] = value.strip()
+    return status, headers
+
+
+class ConsoleConnection:
+    """One WebSocket request to a console proxy; after a 101, a byte stream to the console."""
+
+    def __init__(self, sock, status, headers, leftover):
+        self.sock = sock
+        self.status = status
+        self.headers = headers
+        self._frame_buffer = leftover  # raw bytes not yet parsed into frames
+        self._data = b""  # payload bytes not yet handed to the caller
+        self.closed_by_server = False
+
+    # -- opening -------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path, port, host="127.0.0.1", origin="default", subprotocol="binary",
+             upgrade=True, timeout=15.0, extra_headers=()):
+        """Send the request for `path` (e.g. '/?token=...') and read the answer's head.
+
+        origin "default" is http://<host>:<port>, what a browser that loaded the page
+        from the proxy sends; None sends no Origin header.
+        """
+        sock = socket.create_connection((host, port), timeout=timeout)
+        try:
+            key = base64.b64encode(os.urandom(16)).decode("ascii")
+            lines = ["GET %s HTTP/1.1" % path, "Host: %s:%d" % (host, port)]
+            if upgrade:
+                lines += ["Upgrade: websocket", "Connection: Upgrade",
+                          "Sec-WebSocket-Key: %s" % key, "Sec-WebSocket-Version: 13"]
+                if subprotocol:
+                    lines.append("Sec-WebSocket-Protocol: %s" % subprotocol)
+            if origin == "default":
+                origin = "http://%s:%d" % (host, port)
+            if origin is not None:
+                lines.append("Origin: %s" % origin)
+            lines.extend(extra_headers)
+            sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+            head, leftover = _recv_head(sock)
+            status, headers = _parse_head(head)
+            conn = cls(sock, status, headers, leftover)
+            if status == 101:
+                expected = base64.b64encode(hashlib.sha1(key.encode("ascii") + WEBSOCKET_GUID)
+                                            .digest()).decode("ascii")
+                accept = headers.get("sec-websocket-accept")
+                if accept != expected:
+                    raise AssertionError("bad Sec-WebSocket-Accept %r (expected %r)"
+                                         % (accept, expected))
+            return conn
+        except BaseException:
+            sock.close()
+            raise
+
+    @classmethod
+    def open_console_url(cls, url, port, **kwargs):
+        """Open the WebSocket noVNC would open for a console URL handed out by the API."""
+        return cls.open(websocket_path_from_console_url(url), port, **kwargs)
+
+    def read_refusal_body(self):
+        """Everything the server sends after a refusal's head, until it closes (max 64 KiB)."""
+        data = self._frame_buffer
+        self._frame_buffer = b""
+        self.sock.settimeout(5)
+        try:
+            while len(data) < MAX_HEAD_BYTES:
+                chunk = self.sock.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+        except (socket.timeout, ConnectionError):
+            pass
+        return data
+
+    def close(self):
+        if self.status == 101 and not self.closed_by_server:
+            try:
+                self._send_frame(OP_CLOSE, struct.pack(">H", 1000))
+            except OSError:
+                pass
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    # -- frames --------------------------------------------------------------------
+
+    def _send_frame(self, opcode, payload):
+        header = bytes([0x80 | opcode])
+        length = len(payload)
+        if length < 126:
+            header += bytes([0x80 | length])
+        elif length < 65536:
+            header += bytes([0x80 | 126]) + struct.pack(">H", length)
+        else:
+            header += bytes([0x80 | 127]) + struct.pack(">Q", length)
+        mask = os.urandom(4)
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        self.sock.sendall(header + mask + masked)
+
+    def _raw(self, count):
+        while len(self._frame_buffer) < count:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                self.closed_by_server = True
+                raise WebSocketClosed("TCP connection closed by the proxy")
+            self._frame_buffer += chunk
+        data, self._frame_buffer = self._frame_buffer[:count], self._frame_buffer[count:]
+        return data
+
+    def _read_frame(self):
+        first, second = self._raw(2)
+        opcode = first & 0x0F
+        if second & 0x80:
+            raise AssertionError("the server sent a masked frame (RFC 6455 5.1 forbids it)")
+        length = second & 0x7F
+        if length == 126:
+            (length,) = struct.unpack(">H", self._raw(2))
+        elif length == 127:
+            (length,) = struct.unpack(">Q", self._raw(8))
+        return opcode, self._raw(length)
+
+    def send(self, data):
+        """Send console bytes in one binary frame."""
+        self._send_frame(OP_BINARY, data)
+
+    def recv_exact(self, count):
+        """Exactly `count` console bytes, across as many frames as needed."""
+        while len(self._data) < count:
+            opcode, payload = self._read_frame()
+            if opcode in (OP_BINARY, OP_CONTINUATION):
+                self._data += payload
+            elif opcode == OP_TEXT:
+                raise AssertionError("the proxy sent a text frame: %r" % payload[:100])
+            elif opcode == OP_PING:
+                self._send_frame(OP_PONG, payload)
+            elif opcode == OP_CLOSE:
+                self.closed_by_server = True
+                raise WebSocketClosed("the proxy closed the WebSocket: %r" % payload[:100])
+        data, self._data = self._data[:count], self._data[count:]
+        return data
+
+    # -- RFB -----------------------------------------------------------------------
+
+    def read_rfb_version(self):
+        """The server's ProtocolVersion message (12 bytes)."""
+        return self.recv_exact(12)
+
+    def rfb_handshake(self, shared=True):
+        """ProtocolVersion 3.8, security None, ClientInit; the server's ServerInit."""
+        version = self.read_rfb_version()
+        if version != RFB_VERSION_3_8:
+            raise AssertionError("unexpected RFB version %r" % version)
+        self.send(RFB_VERSION_3_8)
+        (count,) = self.recv_exact(1)
+        if count == 0:
+            (length,) = struct.unpack(">I", self.recv_exact(4))
+            raise AssertionError("the VNC server refused us: %r" % self.recv_exact(length))
+        types = list(self.recv_exact(count))
+        if 1 not in types:
+            raise AssertionError("security type None not offered: %r" % types)
+        self.send(b"\x01")
+        (result,) = struct.unpack(">I", self.recv_exact(4))
+        if result != 0:
+            raise AssertionError("SecurityResult %d" % result)
+        self.send(b"\x01" if shared else b"\x00")
+        width, height = struct.unpack(">HH", self.recv_exact(4))
+        pixel_format = self.recv_exact(16)
+        (name_length,) = struct.unpack(">I", self.recv_exact(4))
+        name = self.recv_exact(name_length).decode("utf-8")
+        return ServerInit(width, height, pixel_format, name)
