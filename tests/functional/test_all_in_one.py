@@ -1,0 +1,50 @@
+"""nova-console-all-in-one: one process, in-memory bus, a demo console ready to open."""
+import re
+import signal
+import time
+
+from tests.functional import deployment
+from tests.functional.wsclient import ConsoleConnection
+
+URL_LINE = re.compile(r"^\s+(http://\S+vnc_lite\.html\?path=\S+)$", re.MULTILINE)
+
+
+def _write_config(tmp_path):
+    api_port, proxy_port = deployment.free_port(), deployment.free_port()
+    config = tmp_path / "all-in-one.conf"
+    config.write_text(
+        "[DEFAULT]\nstate_path = %s\nosapi_compute_listen_port = %d\n"
+        "[vnc]\nnovncproxy_port = %d\n"
+        "novncproxy_base_url = http://127.0.0.1:%d/vnc_lite.html\n"
+        % (tmp_path / "state", api_port, proxy_port, proxy_port))
+    return config, api_port, proxy_port
+
+
+def test_all_in_one_prints_a_working_console_url_and_stops_on_ctrl_c(tmp_path):
+    config, api_port, proxy_port = _write_config(tmp_path)
+    process = deployment.ServiceProcess(
+        "all-in-one", [deployment.console_script("nova-console-all-in-one"),
+                       "--config-file", str(config)],
+        str(tmp_path / "all-in-one.log"), cwd=str(tmp_path))
+    process.start()
+    try:
+        process.wait_for_log(r"Open its console in a browser:\s+http://\S+\s", timeout=60)
+        log = process.log_text()
+        assert "Message bus: in-memory" in log
+        url = URL_LINE.search(log).group(1)
+        assert url.startswith("http://127.0.0.1:%d/vnc_lite.html?path=%%3Ftoken%%3D" % proxy_port)
+
+        with ConsoleConnection.open_console_url(url, proxy_port) as console:
+            assert console.status == 101
+            assert console.rfb_handshake().name == "demo"
+
+        api = deployment.APIClient("http://127.0.0.1:%d" % api_port)
+        servers = api.request("GET", "/v2.1/servers", expect=200).json()["servers"]
+        assert [server["name"] for server in servers] == ["demo"]
+        assert (tmp_path / "state" / "nova_console.sqlite").exists()
+    finally:
+        process.popen.send_signal(signal.SIGINT)  # what Ctrl-C sends
+        status = process.finish_stop(deadline=time.monotonic() + 15)
+    assert status == 0, process.tail(40)
+    assert "Traceback" not in process.log_text()
+    assert not deployment.port_accepts("127.0.0.1", proxy_port)
