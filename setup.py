@@ -11,7 +11,10 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(exclude=["tests", "tests.*"]),
     include_package_data=True,
-    package_data={"nova_console.db": ["migrations/*.ini", "migrations/*.py", "migrations/versions/*.py"]},
+    package_data={
+        "nova_console.db": ["migrations/*.ini", "migrations/*.py", "migrations/versions/*.py"],
+        "nova_console.compute.drivers.guest": ["*.asm"],
+    },
     install_requires=[
         "oslo.config>=9.0,<11",
         "oslo.context>=5.0,<7",
@@ -57,6 +60,7 @@ setup(
         ],
         "nova_console.compute.drivers": [
             "fake = nova_console.compute.drivers.fake:FakeDriver",
+            "qemu = nova_console.compute.drivers.qemu:QemuDriver",
         ],
     },
     classifiers=[

@@ -92,3 +92,16 @@ class ComputeUnavailable(NovaConsoleException):
 class Forbidden(NovaConsoleException):
     msg_fmt = "Not authorized."
     code = 403
+
+
+class InstanceNotRunning(InstanceNotReady):
+    msg_fmt = "Instance %(instance_id)s is not running."
+
+
+class InstanceDeployFailure(NovaConsoleException):
+    msg_fmt = "Failed to deploy instance %(instance_id)s: %(reason)s"
+
+
+class SocketPortRangeExhaustedException(NovaConsoleException):
+    msg_fmt = ("Not able to acquire a free port for %(host)s: every port of the range "
+               "%(port_range)s is in use.")

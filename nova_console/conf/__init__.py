@@ -1,11 +1,13 @@
 """All options of nova_console, registered on oslo.config's global CONF."""
 from oslo_config import cfg
 
-from nova_console.conf import api, console, consoleauth, database, default, upgrade_levels, vnc
+from nova_console.conf import (api, console, consoleauth, database, default, qemu, serial_console,
+                               upgrade_levels, vnc)
 
 CONF = cfg.CONF
 
-ALL_MODULES = (default, vnc, consoleauth, console, database, api, upgrade_levels)
+ALL_MODULES = (default, vnc, consoleauth, console, database, api, upgrade_levels, serial_console,
+               qemu)
 
 for _module in ALL_MODULES:
     _module.register_opts(CONF)
