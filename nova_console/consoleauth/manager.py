@@ -43,7 +43,7 @@ class ConsoleAuthManager:
         if not isinstance(token, str) or not token:
             LOG.info("Rejected a request without a token")
             return None
-        row = db.console_token_get_valid(utils.hash_token(token))
+        row = db.console_token_get_valid_with_host(utils.hash_token(token))
         if row is None:
             LOG.info("Token %s is unknown, expired or revoked", utils.mask_token(token))
             return None
@@ -62,19 +62,20 @@ class ConsoleAuthManager:
         A port freed by a deleted or migrated instance may be reused by another
         instance; without this check an old token would open that console.
         A deleted instance, and any failure to ask, count as "no" (fail closed).
+        row["instance_host"] is the host of the live instance (None if deleted),
+        read in the same query as the token.
         """
-        instance = db.instance_get_by_uuid(row["instance_uuid"])
-        if instance is None or not instance["host"]:
+        host = row["instance_host"]
+        if not host:
             return False
         try:
             return bool(self.compute_api.validate_console_port(
-                context, {"uuid": instance["uuid"], "host": instance["host"]}, row["port"],
+                context, {"uuid": row["instance_uuid"], "host": host}, row["port"],
                 row["console_type"]))
         except messaging.MessagingTimeout:
-            LOG.warning("Compute host %s did not answer validate_console_port in time",
-                        instance["host"])
+            LOG.warning("Compute host %s did not answer validate_console_port in time", host)
         except Exception as exc:  # any remote or transport error: refuse the token
-            LOG.warning("validate_console_port on %s failed: %s", instance["host"],
+            LOG.warning("validate_console_port on %s failed: %s", host,
                         exc.__class__.__name__)
         return False
 

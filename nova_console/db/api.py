@@ -19,9 +19,13 @@ _LOCK = threading.Lock()
 
 
 def _sqlite_pragmas(dbapi_connection, _record):
-    # WAL lets readers in other processes go on while one writes.
+    # WAL lets readers in other processes go on while one writes. In WAL mode,
+    # synchronous=NORMAL syncs at checkpoints instead of at every commit: the
+    # database stays consistent, and a power cut may lose the last commits
+    # (seconds of console tokens), which a file database for one host accepts.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
 
@@ -29,8 +33,16 @@ def _sqlite_pragmas(dbapi_connection, _record):
 def create_engine(url):
     url = sa.engine.make_url(url)
     if url.get_backend_name() == "sqlite":
+        # Connections are pooled: opening one (and its PRAGMAs) cost more than the
+        # query itself. A connection is used by one thread at a time, never shared.
+        pool_args = {}
+        if url.database and url.database != ":memory:":
+            pool_args = {"poolclass": sa.pool.QueuePool,
+                         "pool_size": CONF.database.max_pool_size,
+                         "max_overflow": CONF.database.max_overflow,
+                         "pool_timeout": CONF.database.pool_timeout}
         engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
-                                  poolclass=sa.pool.NullPool)
+                                  **pool_args)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return sa.create_engine(url, pool_pre_ping=True, pool_size=CONF.database.max_pool_size,
@@ -87,6 +99,24 @@ def console_token_get_valid(token_hash, now=None):
         models.ConsoleAuthToken.expires > now)
     with _session() as session:
         return _as_dict(session.scalars(query).first())
+
+
+def console_token_get_valid_with_host(token_hash, now=None):
+    """The unexpired token with this hash, plus 'instance_host': the host of its live
+    instance (None when the instance is deleted or unknown), in one query; or None."""
+    now = time.time() if now is None else now
+    token, instance = models.ConsoleAuthToken, models.Instance
+    query = (sa.select(token, instance.host)
+             .outerjoin(instance, sa.and_(instance.uuid == token.instance_uuid,
+                                          instance.deleted == 0))
+             .where(token.token_hash == token_hash, token.expires > now))
+    with _session() as session:
+        found = session.execute(query).first()
+        if found is None:
+            return None
+        row = _as_dict(found[0])
+        row["instance_host"] = found[1]
+        return row
 
 
 def console_token_touch(token_hash, now=None):
