@@ -28,6 +28,7 @@ setup(
         "SQLAlchemy>=2.0,<2.2",
         "alembic>=1.10,<2",
         "WebOb>=1.8,<2",
+        "numpy>=1.26,<3",
     ],
     extras_require={
         "postgresql": ["psycopg[binary]>=3.1,<4"],
@@ -40,7 +41,6 @@ setup(
             "psycopg[binary]>=3.1,<4",
             "PyMySQL>=1.0,<2",
             "requests>=2.28,<3",
-            "numpy>=1.26,<3",
         ],
     },
     entry_points={
@@ -61,6 +61,7 @@ setup(
         "nova_console.compute.drivers": [
             "fake = nova_console.compute.drivers.fake:FakeDriver",
             "qemu = nova_console.compute.drivers.qemu:QemuDriver",
+            "static = nova_console.compute.drivers.static:StaticConsoleDriver",
         ],
     },
     classifiers=[

@@ -2,12 +2,12 @@
 from oslo_config import cfg
 
 from nova_console.conf import (api, console, consoleauth, database, default, qemu, serial_console,
-                               upgrade_levels, vnc)
+                               static_consoles, upgrade_levels, vnc)
 
 CONF = cfg.CONF
 
 ALL_MODULES = (default, vnc, consoleauth, console, database, api, upgrade_levels, serial_console,
-               qemu)
+               qemu, static_consoles)
 
 for _module in ALL_MODULES:
     _module.register_opts(CONF)

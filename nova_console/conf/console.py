@@ -15,6 +15,10 @@ console_opts = [
     cfg.IntOpt("backend_connect_timeout", default=10, min=1,
                help="Seconds the proxy waits for the compute host's console server to "
                     "accept a connection."),
+    cfg.IntOpt("workers", default=1, min=1,
+               help="Processes of each console proxy, sharing its listening socket. One "
+                    "process holds thousands of sessions on green threads; one per core "
+                    "lets a busy proxy use every core."),
 ]
 
 

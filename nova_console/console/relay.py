@@ -1,37 +1,65 @@
-"""Copying bytes between a client's WebSocket and a console server.
+"""Relaying a console session: the client's WebSocket <-> the console server's TCP.
 
-Everything here is blocking socket code. Under eventlet monkey patching each
-blocking call yields to the hub, so a session costs two green threads (one per
-direction) plus the handler's own; unpatched, the same code runs on OS threads.
+Runs on the proxy's concurrency model (concurrency.py): a session is two green
+threads, the handler's own for client -> console and one more for console ->
+client, each a plain loop of "wait until readable, borrow a buffer, read, write
+it all, give the buffer back".
 
-Back-pressure: each direction does a blocking read, then a blocking write of
-what it read, so a slow reader on one side stops the other side from being
-read; nothing is buffered beyond one read (READ_SIZE bytes) per direction.
+The byte path is lean on purpose (the proxy moves whole screens per second):
 
-WebSocket framing is websockify's ``WebSocket``. Two things it does not do are
-added by ``ConsoleWebSocket``:
+* Large reads (READ_SIZE) straight into a pooled buffer (recv_into, no bytes
+  object per read); an idle session holds no buffer at all.
+* Console -> client, on Linux with plain (non-TLS) sockets: the bytes never
+  enter the process. splice() moves them from the console socket into a pipe
+  borrowed from a pool, the frame header is sent (MSG_MORE, so it leaves in the
+  payload's first segment), and splice() moves the pipe's pages to the client
+  socket. Elsewhere (TLS, other systems): the frame header is written into room
+  kept in front of the payload, and header plus payload leave in one send: no
+  copy, no join.
+* Client -> console: frames are parsed in place, the payload unmasked in place
+  (numpy when installed, else a big-int XOR) and compacted over the headers, so
+  many small frames become one write to the console server.
+* Back-pressure both ways: a direction reads again only once everything it
+  read was written, so a slow reader on one side stops the other side from
+  being read; the proxy never holds more than one buffer per direction, and
+  the kernel's own socket buffers (bounded) do the rest.
 
-* A size limit. websockify 0.13 accepts any frame length the client announces
-  (up to 2**63) and keeps reading until the whole frame is buffered, and it
-  joins continuation frames without limit. ``ConsoleWebSocket`` refuses a
-  message (frame or sum of fragments) larger than MAX_MESSAGE_BYTES as soon as
-  its header arrives; the session is closed with status 1009.
-* A write lock. Reading the WebSocket can write (a pong for a ping, the echo
-  of a close), so the reading thread and the writing thread both write; every
-  writing method takes the same lock so frames never interleave.
+WebSocket (RFC 6455) handling is written here, strictly: client frames must be
+masked, reserved bits clear, control frames short and unfragmented, data in
+binary frames. A message (a frame, or the fragments of one message) larger than
+MAX_MESSAGE_BYTES is refused as soon as its header arrives: the session closes
+with 1009. Pings are answered, a close is echoed. Every write to the client
+(data, pong, close) takes the session's write lock, so frames never interleave.
+
+When either side goes away, the other is told (a close frame to the client)
+and both sockets are shut down at once, which wakes the other direction. The
+client's socket is only shut down for writing at first, and what the client
+still sends is read and dropped for up to CLOSE_TIMEOUT (a "lingering close"):
+closing a socket with unread bytes would reset the connection, and a reset can
+destroy the close frame before the client read it.
 """
+import fcntl
+import os
 import socket
-import threading
+import struct
+import sys
 import time
 
+from eventlet import hubs
 from oslo_log import log as logging
-from websockify import websocket as ws_lib
-from websockify import websocketserver
+
+from nova_console.console import concurrency
+
+try:  # numpy unmasks at memory speed; the fallback is several times slower
+    import numpy
+except ImportError:  # pragma: no cover - numpy is installed with the project
+    numpy = None
 
 LOG = logging.getLogger(__name__)
 
-# Bytes asked of the kernel per read, on both sockets.
-READ_SIZE = 64 * 1024
+# Bytes asked of the kernel per read, on both sockets. It is also the largest
+# frame the proxy sends to a client.
+READ_SIZE = 256 * 1024
 
 # Largest WebSocket message a client may send. RFB and serial clients send
 # small messages (keys, pointer events, clipboard text).
@@ -39,6 +67,8 @@ MAX_MESSAGE_BYTES = 1024 * 1024
 
 # WebSocket close status codes (RFC 6455, section 7.4.1).
 CLOSE_NORMAL = 1000
+CLOSE_PROTOCOL_ERROR = 1002
+CLOSE_UNSUPPORTED_DATA = 1003
 CLOSE_POLICY_VIOLATION = 1008
 CLOSE_MESSAGE_TOO_BIG = 1009
 
@@ -46,9 +76,86 @@ CLOSE_MESSAGE_TOO_BIG = 1009
 # when a session ends.
 CLOSE_TIMEOUT = 2.0
 
+OP_CONTINUATION, OP_TEXT, OP_BINARY = 0x0, 0x1, 0x2
+OP_CLOSE, OP_PING, OP_PONG = 0x8, 0x9, 0xA
+_CONTROL_OPCODES = (OP_CLOSE, OP_PING, OP_PONG)
+
+# Room kept in front of console bytes for the largest server frame header.
+_HEADROOM = 10
+# Longest client frame header: 2 + 8 (length) + 4 (mask).
+_MAX_CLIENT_HEADER = 14
+
+# Payloads shorter than this are unmasked in Python (numpy's call costs more).
+_NUMPY_MIN_BYTES = 256
+
+_TO_CLIENT_BUFFERS = concurrency.BufferPool(_HEADROOM + READ_SIZE)
+_TO_BACKEND_BUFFERS = concurrency.BufferPool(_MAX_CLIENT_HEADER + READ_SIZE)
+
+# Bytes moved per splice(): one frame to the client at most this large.
+SPLICE_SIZE = 1024 * 1024
+# Pipes kept for splice() (two descriptors each; a session borrows one only while
+# bytes are in it). Beyond MAX_PIPES sessions fall back to reading and writing.
+MAX_PIPES = 256
+_F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
+_SPLICE_FLAGS = getattr(os, "SPLICE_F_MOVE", 1) | getattr(os, "SPLICE_F_NONBLOCK", 2)
+
+
+class PipePool:
+    """Pipes for splice(), lent per chunk. Empty pipes come back; a pipe that may
+    still hold bytes (the session ended mid-chunk) is closed instead."""
+
+    def __init__(self, limit=MAX_PIPES, keep=64):
+        self.limit = limit
+        self.keep = keep
+        self.enabled = hasattr(os, "splice")
+        self._free = []
+        self._open = 0
+
+    def get(self):
+        if self._free:
+            return self._free.pop()
+        if not self.enabled or self._open >= self.limit:
+            return None
+        try:
+            read_end, write_end = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError:  # e.g. out of descriptors: copy instead
+            return None
+        try:
+            fcntl.fcntl(write_end, _F_SETPIPE_SZ, SPLICE_SIZE)
+        except OSError:
+            pass  # the default size (64 KiB) works, in smaller chunks
+        self._open += 1
+        return read_end, write_end
+
+    def put(self, pipe):
+        if len(self._free) < self.keep:
+            self._free.append(pipe)
+        else:
+            self.discard(pipe)
+
+    def discard(self, pipe):
+        self._open -= 1
+        for fd in pipe:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+_PIPES = PipePool()
+
+# Chunks a streaming session moves before it lets the other sessions run.
+FAIR_CHUNKS = 4
+
+
+def _can_splice(sock):
+    return _PIPES.enabled and not hasattr(sock, "_sslobj") and hasattr(sock, "fileno")
+
 
 class MessageTooBig(Exception):
     """The client announced a WebSocket message larger than the limit."""
+
+    code = CLOSE_MESSAGE_TOO_BIG
 
     def __init__(self, size, limit):
         super().__init__("WebSocket message of %d bytes exceeds the limit of %d bytes"
@@ -56,12 +163,19 @@ class MessageTooBig(Exception):
         self.size = size
 
 
-def shutdown_quietly(sock):
-    """Stop all I/O on a socket, waking any thread blocked on it; never raises.
+class ProtocolError(Exception):
+    """The client broke RFC 6455 (or sent data the console cannot take)."""
 
-    shutdown() rather than close(): another thread may be blocked in recv() on
-    the socket, and only shutdown() reliably wakes it (on OS threads and green
-    threads alike). The socket's owner closes it afterwards.
+    def __init__(self, reason, code=CLOSE_PROTOCOL_ERROR):
+        super().__init__(reason)
+        self.code = code
+
+
+def shutdown_quietly(sock):
+    """Stop all I/O on a socket, waking any green thread blocked on it; never raises.
+
+    shutdown() rather than close(): another green thread may be waiting on the
+    socket, and the server that accepted or opened it closes it afterwards.
     """
     if sock is None:
         return
@@ -71,130 +185,184 @@ def shutdown_quietly(sock):
         pass
 
 
-def _declared_payload_length(buf):
-    """Payload length announced by the frame header at the start of buf (RFC 6455,
-    section 5.2), or None while the header is incomplete."""
-    if len(buf) < 2:
-        return None
-    length = buf[1] & 0x7F
-    if length == 126:
-        return int.from_bytes(buf[2:4], "big") if len(buf) >= 4 else None
-    if length == 127:
-        return int.from_bytes(buf[2:10], "big") if len(buf) >= 10 else None
-    return length
+def frame_header(opcode, length):
+    """Header of a final, unmasked (server to client) frame."""
+    if length < 126:
+        return struct.pack("!BB", 0x80 | opcode, length)
+    if length < 65536:
+        return struct.pack("!BBH", 0x80 | opcode, 126, length)
+    return struct.pack("!BBQ", 0x80 | opcode, 127, length)
 
 
-class ClientStream:
-    """The client socket as the WebSocket object sees it.
+def close_frame(code, reason=""):
+    payload = struct.pack("!H", code) + reason.encode("utf-8", "replace")[:123]
+    return frame_header(OP_CLOSE, len(payload)) + payload
 
-    * Bytes the HTTP request parser had already read past the request's headers
-      are returned first, so nothing a client sent early is lost.
-    * Every read asks for READ_SIZE bytes (websockify asks for 4 KiB).
-    * close() only shuts the socket down: the server that accepted the
-      connection owns the descriptor and closes it.
-    All other attributes are the socket's own.
+
+def _close_code_to_echo(payload):
+    """The status code to answer a client's close frame with (RFC 6455, 5.5.1)."""
+    if len(payload) < 2:
+        return CLOSE_NORMAL
+    code = struct.unpack("!H", payload[:2])[0]
+    if 1000 <= code < 5000 and code not in (1004, 1005, 1006, 1015):
+        return code
+    return CLOSE_PROTOCOL_ERROR
+
+
+def unmask(buf, start, end, key, phase):
+    """XOR buf[start:end] in place with the 4-byte mask key, the first byte of the
+    range being byte number `phase` of the frame's payload."""
+    size = end - start
+    if size <= 0:
+        return
+    shift = phase & 3
+    if shift:
+        key = key[shift:] + key[:shift]
+    if numpy is not None and size >= _NUMPY_MIN_BYTES:
+        words = size >> 2
+        array = numpy.frombuffer(buf, dtype=numpy.uint32, count=words, offset=start)
+        numpy.bitwise_xor(array, numpy.frombuffer(key, dtype=numpy.uint32)[0], out=array)
+        for i in range(words << 2, size):
+            buf[start + i] ^= key[i & 3]
+        return
+    keystream = key * ((size >> 2) + 1)
+    masked = int.from_bytes(buf[start:end], sys.byteorder)
+    buf[start:end] = (masked ^ int.from_bytes(keystream[:size], sys.byteorder)).to_bytes(
+        size, sys.byteorder)
+
+
+class FrameReader:
+    """Incremental, in-place parser of client frames.
+
+    feed() takes a buffer whose first bytes are the ones handed back by
+    take_leftover() (an incomplete header from the previous read) followed by
+    newly read bytes, unmasks every data payload in place, moves it to the front
+    of the buffer and returns how many data bytes are there, plus the control
+    frames that completed.
     """
 
-    def __init__(self, sock, already_read=b""):
-        self._sock = sock
-        self._already_read = already_read
+    def __init__(self, max_message_bytes=MAX_MESSAGE_BYTES):
+        self.max_message_bytes = max_message_bytes
+        self._leftover = b""     # incomplete frame header
+        self._in_frame = False
+        self._opcode = None
+        self._key = b""
+        self._left = 0           # payload bytes of the current frame still to come
+        self._done = 0           # payload bytes of the current frame already seen
+        self._control = None     # payload of the current control frame
+        self._message = 0        # size of the current data message so far
+        self._fragmented = False  # a data message is open (its last frame not seen)
 
-    def recv(self, bufsize):
-        if self._already_read:
-            data, self._already_read = self._already_read, b""
-            return data
-        return self._sock.recv(max(bufsize, READ_SIZE))
+    def take_leftover(self, buf):
+        size = len(self._leftover)
+        if size:
+            buf[:size] = self._leftover
+            self._leftover = b""
+        return size
 
-    def send(self, data):
-        return self._sock.send(data)
+    def feed(self, buf, end):
+        """(data bytes now at buf[:n], [(opcode, payload) of complete control frames])."""
+        pos = write = 0
+        controls = []
+        while pos < end:
+            if not self._in_frame:
+                header_size = self._start_frame(buf, pos, end)
+                if header_size is None:
+                    self._leftover = bytes(buf[pos:end])
+                    break
+                pos += header_size
+                if self._left == 0:
+                    self._end_frame(controls)
+                    if controls and controls[-1][0] == OP_CLOSE:
+                        break
+                continue
+            take = min(self._left, end - pos)
+            unmask(buf, pos, pos + take, self._key, self._done)
+            if self._control is None:
+                if write != pos:
+                    buf[write:write + take] = buf[pos:pos + take]
+                write += take
+            else:
+                self._control += buf[pos:pos + take]
+            pos += take
+            self._left -= take
+            self._done += take
+            if self._left == 0:
+                self._end_frame(controls)
+                if controls and controls[-1][0] == OP_CLOSE:
+                    break  # nothing after a close frame counts
+        return write, controls
 
-    def close(self):
-        shutdown_quietly(self._sock)
-
-    def __getattr__(self, name):
-        return getattr(self._sock, name)
-
-
-class ConsoleWebSocket(websocketserver.HttpWebSocket):
-    """The server side of a console WebSocket: binary messages, bounded in size,
-    safe to write from two threads."""
-
-    max_message_bytes = MAX_MESSAGE_BYTES
-
-    def __init__(self, request_handler):
-        super().__init__(request_handler)
-        self.write_lock = threading.RLock()
-
-    def select_subprotocol(self, protocols):
-        # websockify hands over the raw comma-split header values; the chosen one
-        # must be returned exactly as offered.
-        for protocol in protocols:
-            if protocol.strip() == "binary":
-                return protocol
-        return ""
-
-    def _decode_hybi(self, buf):
-        # Refuse an oversized message as soon as its frame header is complete,
-        # before its payload is buffered (websockify has no limit of its own).
-        declared = _declared_payload_length(buf)
-        if declared is not None:
-            total = declared + len(self._partial_msg)
+    def _start_frame(self, buf, pos, end):
+        """Parse the header at buf[pos:]; its size, or None while incomplete."""
+        available = end - pos
+        if available < 2:
+            return None
+        first, second = buf[pos], buf[pos + 1]
+        length = second & 0x7F
+        size = 2
+        if length == 126:
+            size = 4
+        elif length == 127:
+            size = 10
+        if available < size:
+            return None
+        if size == 4:
+            length = struct.unpack_from("!H", buf, pos + 2)[0]
+        elif size == 10:
+            length = struct.unpack_from("!Q", buf, pos + 2)[0]
+        fin, opcode = first & 0x80, first & 0x0F
+        if first & 0x70:
+            raise ProtocolError("reserved bits set (no extension was negotiated)")
+        if not second & 0x80:
+            raise ProtocolError("client frames must be masked")
+        if opcode in _CONTROL_OPCODES:
+            if not fin or length > 125:
+                raise ProtocolError("control frames must be final and at most 125 bytes")
+        elif opcode == OP_TEXT:
+            raise ProtocolError("text frames are not supported: the console speaks binary",
+                                CLOSE_UNSUPPORTED_DATA)
+        elif opcode == OP_BINARY or opcode == OP_CONTINUATION:
+            if (opcode == OP_CONTINUATION) != self._fragmented:
+                raise ProtocolError("unexpected continuation frame" if opcode == OP_CONTINUATION
+                                    else "new message before the last one ended")
+            total = length + (self._message if opcode == OP_CONTINUATION else 0)
             if total > self.max_message_bytes:
                 raise MessageTooBig(total, self.max_message_bytes)
-        return super()._decode_hybi(buf)
+            self._message = total
+            self._fragmented = not fin
+        else:
+            raise ProtocolError("unknown opcode %d" % opcode)
+        if available < size + 4:
+            return None
+        self._key = bytes(buf[pos + size:pos + size + 4])
+        self._in_frame = True
+        self._opcode = opcode
+        self._left = length
+        self._done = 0
+        self._control = bytearray() if opcode in _CONTROL_OPCODES else None
+        return size + 4
 
-    def sendmsg(self, msg):
-        with self.write_lock:
-            return super().sendmsg(msg)
-
-    def ping(self, data=b""):
-        with self.write_lock:
-            return super().ping(data)
-
-    def pong(self, data=b""):
-        with self.write_lock:
-            return super().pong(data)
-
-    def shutdown(self, how, code=1000, reason=None):
-        with self.write_lock:
-            return super().shutdown(how, code, reason)
-
-
-def recv_from_client(websocket):
-    """Next message from the client (may be b""), or None once the WebSocket is
-    closed. Blocks; raises MessageTooBig or OSError."""
-    while True:
-        try:
-            return websocket.recvmsg()
-        except (ws_lib.WebSocketWantReadError, ws_lib.WebSocketWantWriteError):
-            # Blocking socket: nothing complete yet (a control frame or part of a
-            # message was read), or a pong was only partly written; read on.
-            continue
-
-
-def send_to_client(websocket, data):
-    """Send data as one binary message; blocks until the kernel took all of it."""
-    with websocket.write_lock:
-        while True:
-            try:
-                websocket.sendmsg(data)
-                return
-            except ws_lib.WebSocketWantWriteError:
-                # Partly written; sendmsg() with the same data writes the rest.
-                continue
+    def _end_frame(self, controls):
+        if self._control is not None:
+            controls.append((self._opcode, bytes(self._control)))
+        self._in_frame = False
+        self._control = None
 
 
 class Relay:
-    """One console session: client WebSocket <-> backend socket until either side
-    goes away (or, when expires_at is given, until that unix time).
+    """One console session: client WebSocket <-> console server socket until either
+    side goes away (or, when expires_at is given, until that unix time).
 
-    run() blocks until both directions stopped and both sockets are shut down;
-    afterwards bytes_to_backend, bytes_to_client, duration and end_reason
-    describe the session.
+    client_sock and backend_sock are green sockets with no timeout; already_read
+    holds bytes the client sent right after its upgrade request. run() blocks
+    until both directions stopped and both sockets are shut down; afterwards
+    bytes_to_backend, bytes_to_client, duration and end_reason describe the
+    session.
     """
 
-    def __init__(self, websocket, client_sock, backend_sock, expires_at=None):
-        self.websocket = websocket
+    def __init__(self, client_sock, backend_sock, already_read=b"", expires_at=None,
+                 max_message_bytes=MAX_MESSAGE_BYTES):
         self.client_sock = client_sock
         self.backend_sock = backend_sock
         self.expires_at = expires_at
@@ -202,83 +370,222 @@ class Relay:
         self.bytes_to_client = 0
         self.duration = 0.0
         self.end_reason = None
+        self._already_read = already_read
+        self._reader = FrameReader(max_message_bytes)
         self._close_code = CLOSE_NORMAL
-        self._lock = threading.Lock()
-        self._one_side_done = threading.Event()
+        self._write_lock = concurrency.Lock()
+        self._closing = False
+        self._closed = concurrency.Event()
+        self._to_client_done = concurrency.Event()
+        self._linger_timer = None
 
     def run(self):
         started = time.monotonic()
-        pumps = [self._start(self._client_to_backend, "client->backend"),
-                 self._start(self._backend_to_client, "backend->client")]
-        if not self._one_side_done.wait(self._seconds_left()):
-            self._finish("console token expired", CLOSE_POLICY_VIOLATION)
-        self._close_both()
-        for pump in pumps:
-            pump.join(CLOSE_TIMEOUT)
-            if pump.is_alive():
-                LOG.warning("Console relay thread %s did not stop", pump.name)
+        timer = None
+        if self.expires_at is not None:
+            timer = concurrency.call_later(max(0.0, self.expires_at - time.time()),
+                                           self._expire)
+        concurrency.spawn_n(self._backend_to_client)
+        try:
+            self._client_to_backend()
+        finally:
+            self._close_both()
+            self._linger()
+            with concurrency.Timeout(CLOSE_TIMEOUT, False):
+                self._to_client_done.wait()
+            for pending in (timer, self._linger_timer):
+                if pending is not None:
+                    pending.cancel()
         self.duration = time.monotonic() - started
         return self
 
-    def _seconds_left(self):
-        if self.expires_at is None:
-            return None
-        return max(0.0, self.expires_at - time.time())
-
-    @staticmethod
-    def _start(target, name):
-        thread = threading.Thread(target=target, name=name, daemon=True)
-        thread.start()
-        return thread
-
     def _finish(self, reason, close_code=CLOSE_NORMAL):
-        """Record why the session ends (the first reason wins) and wake run()."""
-        with self._lock:
-            if self.end_reason is None:
-                self.end_reason = reason
-                self._close_code = close_code
-        self._one_side_done.set()
+        """Record why the session ends; the first reason wins."""
+        if self.end_reason is None:
+            self.end_reason = reason
+            self._close_code = close_code
 
-    def _client_to_backend(self):
-        reason, code = "client closed the connection", CLOSE_NORMAL
-        try:
-            while True:
-                data = recv_from_client(self.websocket)
-                if data is None:
-                    break
-                if data:
-                    self.backend_sock.sendall(data)
-                    self.bytes_to_backend += len(data)
-        except MessageTooBig as exc:
-            reason, code = str(exc), CLOSE_MESSAGE_TOO_BIG
-        except Exception as exc:  # any socket or protocol error ends the session
-            reason = "client->backend: %s" % (exc.__class__.__name__,)
-        self._finish(reason, code)
+    def _expire(self):
+        self._finish("console token expired", CLOSE_POLICY_VIOLATION)
+        self._close_both()
+
+    # -- console -> client ------------------------------------------------------------
 
     def _backend_to_client(self):
         reason = "console server closed the connection"
+        backend, client = self.backend_sock, self.client_sock
+        splice = _can_splice(backend) and _can_splice(client)
+        moved = 0  # chunks spliced since this green thread last waited
         try:
             while True:
-                data = self.backend_sock.recv(READ_SIZE)
-                if not data:
-                    break
-                send_to_client(self.websocket, data)
-                self.bytes_to_client += len(data)
-        except Exception as exc:  # any socket or protocol error ends the session
+                pipe = _PIPES.get() if splice else None
+                if pipe is not None:
+                    # Try first, wait only when nothing is there: a streaming session
+                    # skips one trip through the hub per chunk, and yields to the
+                    # others every FAIR_CHUNKS chunks.
+                    size = self._splice_to_client(pipe)
+                    if size == 0:
+                        break
+                    if size is None or moved >= FAIR_CHUNKS:
+                        moved = 0
+                        if size is None:
+                            concurrency.wait_readable(backend)
+                        else:
+                            concurrency.sleep(0)
+                    else:
+                        moved += 1
+                    continue
+                concurrency.wait_readable(backend)
+                buf = _TO_CLIENT_BUFFERS.get()
+                try:
+                    with memoryview(buf) as view:
+                        size = backend.recv_into(view[_HEADROOM:])
+                        if not size:
+                            break
+                        header = frame_header(OP_BINARY, size)
+                        start = _HEADROOM - len(header)
+                        view[start:_HEADROOM] = header
+                        with self._write_lock:
+                            if self._closing:
+                                break
+                            client.sendall(view[start:_HEADROOM + size])
+                        self.bytes_to_client += size
+                finally:
+                    _TO_CLIENT_BUFFERS.put(buf)
+        except Exception as exc:  # any socket error ends the session
             reason = "backend->client: %s" % (exc.__class__.__name__,)
-        self._finish(reason)
+        finally:
+            self._finish(reason)
+            self._close_both()
+            self._to_client_done.send()
+
+    def _splice_to_client(self, pipe):
+        """Move what the console sent (up to SPLICE_SIZE) to the client as one frame,
+        through `pipe`, without copying it into the process. Bytes moved; 0 at the
+        end of the stream (or of the session); None if nothing was there after all."""
+        read_end, write_end = pipe
+        emptied = False
+        try:
+            try:
+                size = os.splice(self.backend_sock.fileno(), write_end, SPLICE_SIZE,
+                                 flags=_SPLICE_FLAGS)
+            except BlockingIOError:
+                emptied = True
+                return None
+            emptied = size == 0
+            if not size:
+                return 0
+            client = self.client_sock
+            with self._write_lock:
+                if self._closing:
+                    return 0
+                client.sendall(frame_header(OP_BINARY, size), socket.MSG_MORE)
+                client_fd, left = client.fileno(), size
+                while left:
+                    try:
+                        left -= os.splice(read_end, client_fd, left, flags=_SPLICE_FLAGS)
+                    except BlockingIOError:
+                        hubs.trampoline(client_fd, write=True)
+            emptied = True
+            self.bytes_to_client += size
+            return size
+        finally:
+            if emptied:
+                _PIPES.put(pipe)
+            else:
+                _PIPES.discard(pipe)
+
+    # -- client -> console ------------------------------------------------------------
+
+    def _client_to_backend(self):
+        reason, code = "client closed the connection", CLOSE_NORMAL
+        client, backend, reader = self.client_sock, self.backend_sock, self._reader
+        early, self._already_read = self._already_read, b""
+        try:
+            while True:
+                if not early:
+                    concurrency.wait_readable(client)
+                buf = _TO_BACKEND_BUFFERS.get()
+                try:
+                    with memoryview(buf) as view:
+                        start = reader.take_leftover(buf)
+                        if early:
+                            size = len(early)
+                            view[start:start + size] = early
+                            early = b""
+                        else:
+                            size = client.recv_into(view[start:])
+                        if not size:
+                            break
+                        if self._closing:
+                            continue  # the session is over: drop what still comes
+                        data_size, controls = reader.feed(buf, start + size)
+                        if data_size:
+                            backend.sendall(view[:data_size])
+                            self.bytes_to_backend += data_size
+                finally:
+                    _TO_BACKEND_BUFFERS.put(buf)
+                close = self._answer_controls(controls)
+                if close is not None:
+                    reason, code = "client closed the WebSocket", close
+                    break
+        except (MessageTooBig, ProtocolError) as exc:
+            reason, code = str(exc), exc.code
+        except Exception as exc:  # any socket error ends the session
+            reason = "client->backend: %s" % (exc.__class__.__name__,)
+        self._finish(reason, code)
+
+    def _answer_controls(self, controls):
+        """Pong every ping; the close code to echo if the client closed, else None."""
+        for opcode, payload in controls:
+            if opcode == OP_PING:
+                with self._write_lock:
+                    if not self._closing:
+                        self.client_sock.sendall(frame_header(OP_PONG, len(payload)) + payload)
+            elif opcode == OP_CLOSE:
+                return _close_code_to_echo(payload)
+        return None
+
+    # -- the end ------------------------------------------------------------------------
 
     def _close_both(self):
         """Say goodbye to the client if it can still hear it, then shut both sockets
-        down, which wakes both directions."""
-        if self.websocket.write_lock.acquire(timeout=CLOSE_TIMEOUT):
+        down, which wakes both directions. Runs once; later callers wait for it."""
+        if self._closing:
+            with concurrency.Timeout(2 * CLOSE_TIMEOUT, False):
+                self._closed.wait()
+            return
+        self._closing = True
+        try:
+            if self._write_lock.acquire(timeout=CLOSE_TIMEOUT):
+                try:
+                    with concurrency.Timeout(CLOSE_TIMEOUT, False):
+                        self.client_sock.sendall(
+                            close_frame(self._close_code, (self.end_reason or "")[:100]))
+                except Exception:  # the client is gone or not reading: nothing to tell
+                    pass
+                finally:
+                    self._write_lock.release()
+        finally:
             try:
-                self.client_sock.settimeout(CLOSE_TIMEOUT)
-                self.websocket.shutdown(socket.SHUT_RDWR, self._close_code,
-                                        self.end_reason[:100])
-            except Exception:  # the client is gone or not reading: nothing to tell
+                self.client_sock.shutdown(socket.SHUT_WR)
+            except (OSError, ValueError):
                 pass
-            finally:
-                self.websocket.write_lock.release()
+            shutdown_quietly(self.backend_sock)
+            # The client has CLOSE_TIMEOUT to read the close frame and hang up.
+            self._linger_timer = concurrency.call_later(
+                CLOSE_TIMEOUT, shutdown_quietly, self.client_sock)
+            self._closed.send()
+
+    def _linger(self):
+        """Read and drop what the client still sends until it hangs up (at most
+        CLOSE_TIMEOUT): then closing the socket sends no reset."""
+        with concurrency.Timeout(CLOSE_TIMEOUT, False):
+            try:
+                while True:
+                    concurrency.wait_readable(self.client_sock)
+                    if not self.client_sock.recv(65536):
+                        break
+            except Exception:  # reset or shut down: nothing left to protect
+                pass
         shutdown_quietly(self.client_sock)
-        shutdown_quietly(self.backend_sock)

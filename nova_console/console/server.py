@@ -1,19 +1,21 @@
-"""The listening side of a console proxy: accept, optional TLS, one thread each.
+"""The listening side of a console proxy: accept, optional TLS, a green thread each.
 
 Every accepted connection is served by the proxy's request handler class in a
-thread of its own. The services run eventlet-monkey-patched, where
-threading.Thread is a green thread: one process holds thousands of sessions.
-Unpatched (unit tests) the same code uses OS threads.
+green thread of its own, on the process' eventlet hub (concurrency.py says
+how the proxies run). serve_forever() may run in any thread, monkey-patched
+or not: that thread's hub serves every connection it accepts, so one process
+holds thousands of sessions. stop() may be called from any thread.
 """
 import os
 import socket
 import ssl
 import threading
-import time
 
+from eventlet.green import ssl as green_ssl
 from oslo_log import log as logging
 
 from nova_console import conf as nc_conf
+from nova_console.console import concurrency
 from nova_console.console import relay
 from nova_console.consoleauth import rpcapi as consoleauth_rpcapi
 
@@ -26,7 +28,10 @@ TLS_HANDSHAKE_TIMEOUT = 10
 # Seconds between two checks of the stop flag while waiting for connections.
 ACCEPT_POLL_INTERVAL = 0.5
 
-LISTEN_BACKLOG = 1024
+LISTEN_BACKLOG = 4096
+
+# Seconds serve_forever() gives open sessions to end once stop() was called.
+STOP_TIMEOUT = 5.0
 
 _TLS_VERSIONS = {
     "tlsv1_1": ssl.TLSVersion.TLSv1_1,
@@ -51,7 +56,8 @@ def build_ssl_context():
                 "ssl_only is set but the certificate file %s does not exist" % CONF.cert)
         LOG.info("TLS disabled: certificate file %s not found", CONF.cert)
         return None
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    # A green context: its sockets yield to the hub, patched process or not.
+    context = green_ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     try:
         context.load_cert_chain(CONF.cert, CONF.key or None)
         if CONF.console.ssl_ciphers:
@@ -70,13 +76,14 @@ class ConsoleProxyServer:
     The handler reads its per-process settings from this object: web_root (a
     directory, or None for a proxy that serves no files) and token_checker
     (an object with check_token(ctxt, token), consoleauth's RPC API by
-    default).
+    default, made on first use so that worker processes forked after the
+    listening socket was opened each get their own RPC connection).
     """
 
     def __init__(self, handler_class, host, port, web_root=None, token_checker=None):
         self.handler_class = handler_class
         self.web_root = web_root
-        self.token_checker = token_checker or consoleauth_rpcapi.ConsoleAuthAPI()
+        self._token_checker = token_checker
         if web_root and not os.path.isdir(web_root):
             LOG.warning("Web root %s is not a directory: the proxy will serve no files",
                         web_root)
@@ -86,6 +93,13 @@ class ConsoleProxyServer:
         self._connections = set()
         self._connections_lock = threading.Lock()
         self._listener = self._listen(host, port)
+        self._pool = None
+
+    @property
+    def token_checker(self):
+        if self._token_checker is None:
+            self._token_checker = consoleauth_rpcapi.ConsoleAuthAPI()
+        return self._token_checker
 
     @staticmethod
     def _listen(host, port):
@@ -98,7 +112,7 @@ class ConsoleProxyServer:
         listener = socket.create_server((host, port), family=family, backlog=LISTEN_BACKLOG,
                                         dualstack_ipv6=dualstack)
         listener.settimeout(ACCEPT_POLL_INTERVAL)
-        return listener
+        return concurrency.green_socket(listener)
 
     @property
     def address(self):
@@ -110,6 +124,7 @@ class ConsoleProxyServer:
         LOG.info("%s listening on %s:%s%s", self.handler_class.__name__, host, port,
                  " (TLS only)" if self.ssl_only else
                  " (TLS and plain)" if self.ssl_context else "")
+        self._pool = concurrency.GreenPool(size=1_000_000)
         while not self._stopping.is_set():
             try:
                 conn, client_address = self._listener.accept()
@@ -120,25 +135,43 @@ class ConsoleProxyServer:
                     break
                 # e.g. out of file descriptors: keep serving the open sessions
                 LOG.warning("Cannot accept a connection: %s", exc)
-                time.sleep(0.1)
+                concurrency.sleep(0.1)
                 continue
-            threading.Thread(target=self._serve_connection, args=(conn, client_address),
-                             name="console-%s" % (client_address[0],), daemon=True).start()
+            self._pool.spawn_n(self._serve_connection, conn, client_address)
+        self._end_sessions()
+        self._listener.close()
         LOG.info("%s stopped listening", self.handler_class.__name__)
 
     def stop(self):
-        """Stop accepting connections and end every open session."""
+        """Stop accepting connections and end every open session.
+
+        Only system calls here (shutdown wakes whoever waits on a socket), so any
+        thread may call it; serve_forever() does the rest in its own thread."""
         self._stopping.set()
         relay.shutdown_quietly(self._listener)
-        self._listener.close()
+        self._shutdown_connections()
+
+    def _shutdown_connections(self):
         with self._connections_lock:
             connections = list(self._connections)
         for conn in connections:
             relay.shutdown_quietly(conn)
 
+    def _end_sessions(self):
+        """In serve_forever's thread: wake every session and let it clean up."""
+        self._shutdown_connections()
+        with concurrency.Timeout(STOP_TIMEOUT, False):
+            self._pool.waitall()
+        if self._pool.running():
+            LOG.warning("%d console connection(s) did not end in time", self._pool.running())
+
     def _serve_connection(self, conn, client_address):
         served = None
         self._track(conn)
+        try:
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
         try:
             if self._stopping.is_set():
                 return

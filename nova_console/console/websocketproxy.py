@@ -31,15 +31,20 @@ Tokens never reach a log in clear: the request line is logged without its
 query, rejections log utils.mask_token(token), and every message that goes
 through log_message has token values blanked out.
 """
+import base64
+import binascii
+import hashlib
 import http
 import http.cookies
 import http.server
+import io
 import os
 import re
-import socket
 import ssl
 import urllib.parse
 
+# Green sockets whether or not the process is monkey-patched (see concurrency.py).
+from eventlet.green import socket
 import oslo_messaging as messaging
 from oslo_log import log as logging
 from websockify import websocketserver
@@ -63,6 +68,7 @@ MAX_BACKEND_HANDSHAKE_BYTES = 8192
 MAX_TOKEN_LENGTH = 255
 
 _WEBSOCKET_VERSIONS = ("7", "8", "13")
+_WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 # "token=value" as it appears in a query, a cookie or a noVNC path= parameter
 # (URL-encoded once or twice).
@@ -214,9 +220,8 @@ class ConsoleProxyRequestHandler(websocketserver.WebSocketRequestHandlerMixIn,
             self._close_backend(backend)
             raise
         try:
-            websocket = self.accept_websocket()
-            if websocket is not None:
-                self.run_session(websocket, backend, connect_info)
+            if self.accept_websocket():
+                self.run_session(backend, connect_info)
         finally:
             self._close_backend(backend)
 
@@ -225,8 +230,15 @@ class ConsoleProxyRequestHandler(websocketserver.WebSocketRequestHandlerMixIn,
         if self.headers.get("Sec-WebSocket-Version") not in _WEBSOCKET_VERSIONS:
             raise ProxyRejection(http.HTTPStatus.BAD_REQUEST,
                                  "unsupported WebSocket version")
-        if not self.headers.get("Sec-WebSocket-Key"):
+        key = self.headers.get("Sec-WebSocket-Key")
+        if not key:
             raise ProxyRejection(http.HTTPStatus.BAD_REQUEST, "missing Sec-WebSocket-Key")
+        try:
+            valid_key = len(base64.b64decode(key.strip(), validate=True)) == 16
+        except (binascii.Error, ValueError):
+            valid_key = False
+        if not valid_key:
+            raise ProxyRejection(http.HTTPStatus.BAD_REQUEST, "invalid Sec-WebSocket-Key")
         offered = self.headers.get("Sec-WebSocket-Protocol")
         if offered and "binary" not in [p.strip() for p in offered.split(",")]:
             raise ProxyRejection(http.HTTPStatus.BAD_REQUEST,
@@ -371,30 +383,46 @@ class ConsoleProxyRequestHandler(websocketserver.WebSocketRequestHandlerMixIn,
                                  "CONNECT answered %r" % status_line[:100])
 
     def accept_websocket(self):
-        """Answer 101 Switching Protocols; the WebSocket, or None if the client left."""
-        websocket = relay.ConsoleWebSocket(self)
-        stream = relay.ClientStream(self.connection, self._take_buffered_input())
+        """Answer 101 Switching Protocols; False if the client left meanwhile.
+
+        The request headers were checked by check_handshake_headers."""
+        key = self.headers["Sec-WebSocket-Key"].strip()
+        accept = base64.b64encode(
+            hashlib.sha1((key + _WEBSOCKET_GUID).encode("ascii")).digest()).decode("ascii")
+        offered = [p.strip() for p in (self.headers.get("Sec-WebSocket-Protocol") or "").split(",")]
+        self.send_response(http.HTTPStatus.SWITCHING_PROTOCOLS)
+        self.send_header("Upgrade", "websocket")
+        self.send_header("Connection", "Upgrade")
+        self.send_header("Sec-WebSocket-Accept", accept)
+        if "binary" in offered:
+            self.send_header("Sec-WebSocket-Protocol", "binary")
         try:
-            websocket.accept(stream, self.headers)
-        except Exception as exc:  # headers were checked: only a vanished client
+            self.end_headers()
+        except OSError as exc:
             LOG.info("WebSocket handshake with %s failed: %s", self.address_string(),
                      exc.__class__.__name__)
-            return None
-        return websocket
+            return False
+        return True
 
     def _take_buffered_input(self):
-        """Bytes the request parser read past the headers (a client may send early)."""
+        """Bytes the request parser read past the headers (a client may send early),
+        and the parser's buffer released: a session keeps no HTTP state it no
+        longer needs."""
         sock = self.connection
         timeout = sock.gettimeout()
         sock.settimeout(0)
         try:
-            return self.rfile.read1(relay.READ_SIZE) or b""
+            early = self.rfile.read1(relay.READ_SIZE) or b""
         except (BlockingIOError, ssl.SSLWantReadError, OSError):
-            return b""
+            early = b""
         finally:
             sock.settimeout(timeout)
+        self.rfile.close()
+        self.rfile = io.BytesIO()
+        return early
 
-    def run_session(self, websocket, backend, connect_info):
+    def run_session(self, backend, connect_info):
+        early = self._take_buffered_input()
         self.connection.settimeout(None)
         backend.settimeout(None)
         expires_at = None
@@ -407,7 +435,7 @@ class ConsoleProxyRequestHandler(websocketserver.WebSocketRequestHandlerMixIn,
                    "token": self.token_mask}
         LOG.info("Console session started: %(console_type)s console of instance "
                  "%(instance)s at %(backend)s for %(client)s (token %(token)s)", details)
-        session = relay.Relay(websocket, self.connection, backend, expires_at).run()
+        session = relay.Relay(self.connection, backend, early, expires_at).run()
         details.update(to_backend=session.bytes_to_backend, to_client=session.bytes_to_client,
                        duration=session.duration, reason=session.end_reason)
         LOG.info("Console session ended: instance %(instance)s, client %(client)s, "

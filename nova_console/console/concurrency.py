@@ -1,0 +1,154 @@
+"""How every console proxy runs: the one concurrency model, in one place.
+
+* One eventlet hub per process. The services are monkey-patched
+  (nova_console.cmd), but the proxy does not rely on it: every socket it uses
+  is made green here, so the same code runs in an unpatched process (unit
+  tests run the server in an ordinary thread, which then owns a hub of its own).
+* A green thread per connection for the HTTP part (request, Origin, token RPC,
+  console server connect); during the relay a session costs that green thread
+  (client -> console direction) and one more (console -> client direction):
+  about 8 KiB each while parked, no OS thread and no process per connection.
+* Buffers are borrowed from a shared pool only while bytes are in flight, so
+  an idle session holds none.
+* Optionally several worker processes share one listening socket
+  (run_workers): one hub per core.
+
+Nothing here may block the hub: blocking calls would stall every session of
+the process.
+"""
+import collections
+import errno
+import os
+import signal
+import time
+
+import eventlet
+from eventlet import event as green_event
+from eventlet import greenio
+from eventlet import greenpool
+from eventlet import hubs
+from eventlet import semaphore
+from oslo_log import log as logging
+
+LOG = logging.getLogger(__name__)
+
+# Where the process' sockets would block, the calling green thread yields.
+Lock = semaphore.Semaphore
+Event = green_event.Event
+GreenPool = greenpool.GreenPool
+Timeout = eventlet.Timeout
+sleep = eventlet.sleep
+spawn_n = eventlet.spawn_n
+
+
+def green_socket(sock):
+    """sock as a green socket (itself if it is one already, as under monkey patching)."""
+    if isinstance(sock, greenio.GreenSocket) or hasattr(sock, "_sslobj"):
+        return sock
+    return greenio.GreenSocket(sock)
+
+
+def wait_readable(sock, timeout=None):
+    """Block the calling green thread until sock has bytes to read (or is closed);
+    no buffer is held meanwhile. TLS sockets may already hold decrypted bytes."""
+    pending = getattr(sock, "pending", None)
+    if pending is not None and pending():
+        return
+    hubs.trampoline(sock.fileno(), read=True, timeout=timeout,
+                    timeout_exc=TimeoutError("timed out"))
+
+
+def call_later(seconds, function, *args):
+    """Run function(*args) in a new green thread after `seconds`; returns an object
+    with cancel()."""
+    return hubs.get_hub().schedule_call_global(seconds, eventlet.spawn_n, function, *args)
+
+
+class BufferPool:
+    """Reusable bytearrays of one size, lent while bytes are in flight.
+
+    Lending instead of owning keeps idle sessions free of buffers (a parked
+    session holds none) without allocating and freeing hundreds of KiB per read.
+    At most `keep` free buffers are kept; more are left to the allocator.
+    deque.append/pop are atomic, so hubs in several threads may share a pool.
+    """
+
+    def __init__(self, size, keep=64):
+        self.size = size
+        self.keep = keep
+        self._free = collections.deque()
+
+    def get(self):
+        try:
+            return self._free.pop()
+        except IndexError:
+            return bytearray(self.size)
+
+    def put(self, buf):
+        if len(self._free) < self.keep:
+            self._free.append(buf)
+
+
+# -- worker processes ---------------------------------------------------------------
+
+def run_workers(count, child_main, restart_delay=1.0):
+    """Fork `count` workers that each run child_main() (which serves on the
+    listening socket opened before the fork) and supervise them: a worker that
+    dies is replaced; SIGTERM or SIGINT stops all of them. Returns in the parent
+    once every worker has exited; never returns in a worker.
+
+    Call it before the process has used its hub or opened any RPC connection:
+    each worker starts with a fresh hub and opens its own connections.
+    """
+    children = {}
+    stopping = []
+
+    def spawn_worker(index):
+        pid = os.fork()
+        if pid == 0:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            hubs.use_hub()  # the parent's epoll instance must not be shared
+            status = 0
+            try:
+                child_main()
+            except SystemExit as exc:
+                status = exc.code if isinstance(exc.code, int) else 1
+            except BaseException:
+                LOG.exception("Console proxy worker %d failed", index)
+                status = 1
+            finally:
+                os._exit(status)
+        children[pid] = index
+        LOG.info("Started console proxy worker %d (pid %d)", index, pid)
+
+    def on_signal(signum, _frame):
+        stopping.append(signum)
+        for pid in list(children):
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    for index in range(count):
+        spawn_worker(index)
+    while children:
+        try:
+            pid, status = os.waitpid(-1, 0)
+        except InterruptedError:
+            continue
+        except OSError as exc:
+            if exc.errno == errno.ECHILD:
+                break
+            raise
+        index = children.pop(pid, None)
+        if index is None:
+            continue
+        if not stopping:
+            LOG.warning("Console proxy worker %d (pid %d) exited with status %s; restarting",
+                        index, pid, status)
+            time.sleep(restart_delay)
+            if not stopping:
+                spawn_worker(index)
