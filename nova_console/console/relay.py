@@ -45,6 +45,7 @@ import struct
 import sys
 import time
 
+from eventlet import greenio
 from eventlet import hubs
 from oslo_log import log as logging
 
@@ -148,6 +149,23 @@ _PIPES = PipePool()
 FAIR_CHUNKS = 4
 
 
+# Most data segments (frames of one read) written with one sendmsg(); more are joined.
+MAX_SEGMENTS = 16
+
+
+def _raw_socket(sock):
+    """The non-blocking OS socket under a green socket, for calls that handle
+    EAGAIN themselves; None for TLS (bytes must pass through the TLS layer)."""
+    if hasattr(sock, "_sslobj"):
+        return None
+    raw = sock
+    while isinstance(raw, greenio.GreenSocket):  # green sockets may wrap green sockets
+        raw = raw.fd
+    if raw is sock or not hasattr(raw, "sendmsg") or hasattr(raw, "_sslobj"):
+        return None
+    return raw
+
+
 def _can_splice(sock):
     return _PIPES.enabled and not hasattr(sock, "_sslobj") and hasattr(sock, "fileno")
 
@@ -231,6 +249,17 @@ def unmask(buf, start, end, key, phase):
         size, sys.byteorder)
 
 
+def compact(buf, segments):
+    """Move the segments of buf to its front, in order; their total size."""
+    write = 0
+    for start, stop in segments:
+        size = stop - start
+        if write != start:
+            buf[write:write + size] = buf[start:stop]
+        write += size
+    return write
+
+
 class FrameReader:
     """Incremental, in-place parser of client frames.
 
@@ -253,6 +282,11 @@ class FrameReader:
         self._message = 0        # size of the current data message so far
         self._fragmented = False  # a data message is open (its last frame not seen)
 
+    def give_back_leftover(self, buf, size):
+        """Undo take_leftover(buf) that returned `size` (the read found nothing)."""
+        if size:
+            self._leftover = bytes(buf[:size])
+
     def take_leftover(self, buf):
         size = len(self._leftover)
         if size:
@@ -262,7 +296,14 @@ class FrameReader:
 
     def feed(self, buf, end):
         """(data bytes now at buf[:n], [(opcode, payload) of complete control frames])."""
-        pos = write = 0
+        segments, controls = self.feed_segments(buf, end)
+        return compact(buf, segments), controls
+
+    def feed_segments(self, buf, end):
+        """Like feed(), but leaves the unmasked data where it is: ([(start, stop) of
+        data in buf, in order], [(opcode, payload) of complete control frames])."""
+        pos = 0
+        segments = []
         controls = []
         while pos < end:
             if not self._in_frame:
@@ -279,9 +320,10 @@ class FrameReader:
             take = min(self._left, end - pos)
             unmask(buf, pos, pos + take, self._key, self._done)
             if self._control is None:
-                if write != pos:
-                    buf[write:write + take] = buf[pos:pos + take]
-                write += take
+                if segments and segments[-1][1] == pos:
+                    segments[-1] = (segments[-1][0], pos + take)
+                else:
+                    segments.append((pos, pos + take))
             else:
                 self._control += buf[pos:pos + take]
             pos += take
@@ -291,7 +333,7 @@ class FrameReader:
                 self._end_frame(controls)
                 if controls and controls[-1][0] == OP_CLOSE:
                     break  # nothing after a close frame counts
-        return write, controls
+        return segments, controls
 
     def _start_frame(self, buf, pos, end):
         """Parse the header at buf[pos:]; its size, or None while incomplete."""
@@ -499,12 +541,21 @@ class Relay:
 
     def _client_to_backend(self):
         reason, code = "client closed the connection", CLOSE_NORMAL
-        client, backend, reader = self.client_sock, self.backend_sock, self._reader
+        client, reader = self.client_sock, self._reader
+        raw = _raw_socket(client)
         early, self._already_read = self._already_read, b""
+        more = False  # the last read filled the buffer: more bytes are likely waiting
+        chunks = 0    # reads since this green thread last waited
         try:
             while True:
-                if not early:
+                if early:
+                    pass
+                elif not more:
                     concurrency.wait_readable(client)
+                    chunks = 0
+                elif chunks >= FAIR_CHUNKS:
+                    concurrency.sleep(0)  # a streaming client lets the others run
+                    chunks = 0
                 buf = _TO_BACKEND_BUFFERS.get()
                 try:
                     with memoryview(buf) as view:
@@ -513,16 +564,24 @@ class Relay:
                             size = len(early)
                             view[start:start + size] = early
                             early = b""
+                        elif raw is not None:
+                            try:
+                                size = raw.recv_into(view[start:])
+                            except BlockingIOError:  # nothing after all: wait for it
+                                reader.give_back_leftover(buf, start)
+                                more = False
+                                continue
                         else:
                             size = client.recv_into(view[start:])
                         if not size:
                             break
+                        more = start + size == len(buf)
+                        chunks += 1
                         if self._closing:
                             continue  # the session is over: drop what still comes
-                        data_size, controls = reader.feed(buf, start + size)
-                        if data_size:
-                            backend.sendall(view[:data_size])
-                            self.bytes_to_backend += data_size
+                        segments, controls = reader.feed_segments(buf, start + size)
+                        if segments:
+                            self.bytes_to_backend += self._send_to_backend(view, segments)
                 finally:
                     _TO_BACKEND_BUFFERS.put(buf)
                 close = self._answer_controls(controls)
@@ -534,6 +593,37 @@ class Relay:
         except Exception as exc:  # any socket error ends the session
             reason = "client->backend: %s" % (exc.__class__.__name__,)
         self._finish(reason, code)
+
+    def _send_to_backend(self, view, segments):
+        """Write the data segments of view to the console server, all of it; the bytes
+        written. A few segments (whole frames of a read) leave in one sendmsg(), with
+        no copy to join them; many small ones are compacted and written at once."""
+        raw = _raw_socket(self.backend_sock)
+        if len(segments) == 1 or raw is None or len(segments) > MAX_SEGMENTS:
+            start, stop = segments[0]
+            if len(segments) > 1:
+                start, stop = 0, compact(view, segments)
+            self.backend_sock.sendall(view[start:stop])
+            return stop - start
+        parts = [view[start:stop] for start, stop in segments]
+        total = sum(stop - start for start, stop in segments)
+        try:
+            while parts:
+                try:
+                    sent = raw.sendmsg(parts)
+                except BlockingIOError:
+                    hubs.trampoline(raw.fileno(), write=True)
+                    continue
+                while sent:
+                    if sent >= len(parts[0]):
+                        sent -= len(parts.pop(0))
+                    else:
+                        parts[0] = parts[0][sent:]
+                        sent = 0
+        finally:
+            for part in parts:
+                part.release()
+        return total
 
     def _answer_controls(self, controls):
         """Pong every ping; the close code to echo if the client closed, else None."""

@@ -3,6 +3,7 @@
 Tokens live in the shared database (only their sha256), so any number of
 consoleauth workers, on any hosts, serve the same tokens.
 """
+import threading
 import time
 
 import oslo_messaging as messaging
@@ -21,11 +22,63 @@ _PUBLIC_FIELDS = ("console_type", "host", "port", "tls_port", "internal_access_p
                   "instance_uuid", "access_url_base", "expires")
 
 
+class SingleFlight:
+    """Concurrent calls with the same key share one run of the function.
+
+    The first caller (the leader) runs it; callers arriving while it runs wait
+    for, and return, the same result. Nothing is kept once it returns: the next
+    caller starts a fresh run. So a result is never older than the run a caller
+    joined, unlike a cache. If the run raises, every caller waiting on it gets
+    `failure` (the leader gets the exception).
+    """
+
+    def __init__(self, failure=None):
+        self.failure = failure
+        self._lock = threading.Lock()
+        self._running = {}
+
+    def call(self, key, function, *args):
+        with self._lock:
+            flight = self._running.get(key)
+            leader = flight is None
+            if leader:
+                flight = self._running[key] = _Flight(self.failure)
+            else:
+                flight.waiting += 1
+        if not leader:
+            flight.done.wait()
+            return flight.result
+        try:
+            flight.result = function(*args)
+            return flight.result
+        finally:
+            with self._lock:
+                del self._running[key]
+            flight.done.set()
+
+    def waiting(self):
+        """How many callers wait on a run another caller leads."""
+        with self._lock:
+            return sum(flight.waiting for flight in self._running.values())
+
+
+class _Flight:
+    __slots__ = ("done", "result", "waiting")
+
+    def __init__(self, result):
+        self.done = threading.Event()
+        self.result = result
+        self.waiting = 0
+
+
 class ConsoleAuthManager:
     target = messaging.Target(version="1.0")
 
     def __init__(self, compute_api=None):
         self.compute_api = compute_api or compute_rpcapi.ComputeAPI()
+        # Many proxies checking tokens of one console at once (a page reload, a
+        # reconnect storm, many viewers) share one validate_console_port call.
+        self._port_checks = SingleFlight(failure=False)
 
     def authorize_console(self, context, token, console_type, host, port,
                           internal_access_path, instance_uuid, access_url=None,
@@ -43,17 +96,18 @@ class ConsoleAuthManager:
         if not isinstance(token, str) or not token:
             LOG.info("Rejected a request without a token")
             return None
-        row = db.console_token_get_valid_with_host(utils.hash_token(token))
+        token_hash = utils.hash_token(token)
+        row = db.console_token_get_valid_with_host(token_hash)
         if row is None:
-            LOG.info("Token %s is unknown, expired or revoked", utils.mask_token(token))
+            LOG.info("Token sha256:%s is unknown, expired or revoked", token_hash[:12])
             return None
         if not self._port_still_valid(context, row):
-            LOG.warning("Token %s points at port %s which is no longer the console of "
-                        "instance %s", utils.mask_token(token), row["port"],
-                        row["instance_uuid"])
+            LOG.warning("Token sha256:%s points at port %s which is no longer the console "
+                        "of instance %s", token_hash[:12], row["port"], row["instance_uuid"])
             return None
-        LOG.info("Token %s accepted for instance %s", utils.mask_token(token),
-                 row["instance_uuid"])
+        # DEBUG: the proxy logs every session it opens at INFO; refusals stay INFO.
+        LOG.debug("Token sha256:%s accepted for instance %s", token_hash[:12],
+                  row["instance_uuid"])
         return {field: row[field] for field in _PUBLIC_FIELDS}
 
     def _port_still_valid(self, context, row):
@@ -64,14 +118,22 @@ class ConsoleAuthManager:
         A deleted instance, and any failure to ask, count as "no" (fail closed).
         row["instance_host"] is the host of the live instance (None if deleted),
         read in the same query as the token.
+
+        Concurrent checks of the same instance, host, port and console type share
+        one call in flight (see SingleFlight): each caller still gets an answer the
+        compute host gave after that caller's token was read, give or take the
+        call's own transit time; no answer is ever reused once it has arrived.
         """
         host = row["instance_host"]
         if not host:
             return False
+        key = (host, row["instance_uuid"], row["port"], row["console_type"])
+        return self._port_checks.call(key, self._ask_compute_host, context, *key)
+
+    def _ask_compute_host(self, context, host, instance_uuid, port, console_type):
         try:
             return bool(self.compute_api.validate_console_port(
-                context, {"uuid": row["instance_uuid"], "host": host}, row["port"],
-                row["console_type"]))
+                context, {"uuid": instance_uuid, "host": host}, port, console_type))
         except messaging.MessagingTimeout:
             LOG.warning("Compute host %s did not answer validate_console_port in time", host)
         except Exception as exc:  # any remote or transport error: refuse the token

@@ -101,22 +101,29 @@ def console_token_get_valid(token_hash, now=None):
         return _as_dict(session.scalars(query).first())
 
 
+def _token_with_host_statement():
+    """SELECT token columns + the live instance's host WHERE hash = :token_hash AND
+    expires > :now. Built once: check_token runs it on every console connection, and
+    building and cache-keying a fresh statement cost more than running it."""
+    token, instance = models.ConsoleAuthToken.__table__, models.Instance.__table__
+    return (sa.select(*token.columns, instance.c.host.label("instance_host"))
+            .select_from(token.outerjoin(instance, sa.and_(
+                instance.c.uuid == token.c.instance_uuid, instance.c.deleted == 0)))
+            .where(token.c.token_hash == sa.bindparam("token_hash"),
+                   token.c.expires > sa.bindparam("now")))
+
+
+_TOKEN_WITH_HOST = _token_with_host_statement()
+
+
 def console_token_get_valid_with_host(token_hash, now=None):
     """The unexpired token with this hash, plus 'instance_host': the host of its live
     instance (None when the instance is deleted or unknown), in one query; or None."""
     now = time.time() if now is None else now
-    token, instance = models.ConsoleAuthToken, models.Instance
-    query = (sa.select(token, instance.host)
-             .outerjoin(instance, sa.and_(instance.uuid == token.instance_uuid,
-                                          instance.deleted == 0))
-             .where(token.token_hash == token_hash, token.expires > now))
-    with _session() as session:
-        found = session.execute(query).first()
-        if found is None:
-            return None
-        row = _as_dict(found[0])
-        row["instance_host"] = found[1]
-        return row
+    with get_engine().connect() as connection:
+        found = connection.execute(_TOKEN_WITH_HOST,
+                                   {"token_hash": token_hash, "now": now}).first()
+    return None if found is None else found._asdict()
 
 
 def console_token_touch(token_hash, now=None):

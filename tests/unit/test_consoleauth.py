@@ -1,4 +1,5 @@
 """nova-consoleauth: token storage, checks and revocation."""
+import threading
 import time
 
 import oslo_messaging as messaging
@@ -142,3 +143,116 @@ def test_two_workers_on_one_database_serve_the_same_tokens(instance, compute):
     second = consoleauth_manager.ConsoleAuthManager(compute_api=compute)
     token = _authorize(first)
     assert second.check_token(context.get_admin_context(), token)["port"] == 5901
+
+
+class GatedCompute(FakeCompute):
+    """A compute host whose validate_console_port answers only once the test opens
+    the gate, so the test can line up concurrent checks behind one call."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.gate = threading.Event()
+        self.called = threading.Event()
+
+    def validate_console_port(self, ctxt, instance, port, console_type):
+        self.called.set()
+        assert self.gate.wait(10)
+        return super().validate_console_port(ctxt, instance, port, console_type)
+
+
+def _check_concurrently(manager, tokens, compute):
+    """check_token for every token in its own thread, all while the first call to the
+    compute host is held at the gate; returns the results in order."""
+    results = [None] * len(tokens)
+
+    def check(index):
+        results[index] = manager.check_token(context.get_admin_context(), tokens[index])
+
+    threads = [threading.Thread(target=check, args=(i,)) for i in range(len(tokens))]
+    threads[0].start()
+    assert compute.called.wait(10)
+    for thread in threads[1:]:
+        thread.start()
+    deadline = time.monotonic() + 10
+    while manager._port_checks.waiting() < len(tokens) - 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    compute.gate.set()
+    for thread in threads:
+        thread.join(10)
+    return results
+
+
+def test_concurrent_checks_of_one_console_share_one_port_validation(instance):
+    compute = GatedCompute()
+    manager = consoleauth_manager.ConsoleAuthManager(compute_api=compute)
+    tokens = [_authorize(manager, token="tok-%02d-%s" % (i, "b" * 24)) for i in range(8)]
+    results = _check_concurrently(manager, tokens, compute)
+    assert [r["port"] for r in results] == [5901] * 8
+    assert len(compute.calls) == 1
+
+
+def test_a_failed_shared_port_validation_refuses_every_waiting_check(instance):
+    compute = GatedCompute(error=messaging.MessagingTimeout("slow"))
+    manager = consoleauth_manager.ConsoleAuthManager(compute_api=compute)
+    tokens = [_authorize(manager, token="tok-%02d-%s" % (i, "c" * 24)) for i in range(5)]
+    assert _check_concurrently(manager, tokens, compute) == [None] * 5
+    assert len(compute.calls) == 1
+
+
+def test_a_shared_port_validation_refusing_the_port_refuses_every_waiting_check(instance):
+    compute = GatedCompute(port=5902)
+    manager = consoleauth_manager.ConsoleAuthManager(compute_api=compute)
+    tokens = [_authorize(manager, token="tok-%02d-%s" % (i, "d" * 24)) for i in range(5)]
+    assert _check_concurrently(manager, tokens, compute) == [None] * 5
+
+
+def test_port_validation_answers_are_never_reused_after_they_arrive(manager, compute):
+    token = _authorize(manager)
+    assert manager.check_token(context.get_admin_context(), token) is not None
+    compute.port = 5902  # the console moved right after the first check
+    assert manager.check_token(context.get_admin_context(), token) is None
+    assert len(compute.calls) == 2
+
+
+def test_checks_of_different_consoles_do_not_share_a_port_validation(instance):
+    compute = GatedCompute()
+    manager = consoleauth_manager.ConsoleAuthManager(compute_api=compute)
+    first = _authorize(manager, token="tok-first-" + "e" * 22, port=5901)
+    other = _authorize(manager, token="tok-other-" + "f" * 22, port=5902)
+    compute.gate.set()
+    threads = [threading.Thread(target=manager.check_token,
+                                args=(context.get_admin_context(), t)) for t in (first, other)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert sorted(call[1] for call in compute.calls) == [5901, 5902]
+
+
+def test_single_flight_waiters_get_the_failure_value_when_the_leader_dies():
+    flights = consoleauth_manager.SingleFlight(failure=False)
+    started, release = threading.Event(), threading.Event()
+    results = []
+
+    def dying():
+        started.set()
+        release.wait(10)
+        raise SystemExit  # not an Exception: escapes the caller's own handling
+
+    def lead():
+        try:
+            flights.call("k", dying)
+        except SystemExit:
+            results.append("leader raised")
+
+    leader = threading.Thread(target=lead)
+    leader.start()
+    assert started.wait(10)
+    follower = threading.Thread(target=lambda: results.append(flights.call("k", dying)))
+    follower.start()
+    while flights.waiting() < 1:
+        time.sleep(0.01)
+    release.set()
+    leader.join(10)
+    follower.join(10)
+    assert sorted(results, key=str) == [False, "leader raised"]
