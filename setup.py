@@ -33,6 +33,7 @@ setup(
     extras_require={
         "postgresql": ["psycopg[binary]>=3.1,<4"],
         "mysql": ["PyMySQL>=1.0,<2"],
+        "libvirt": ["libvirt-python>=9.0,<13"],
         "test": [
             "pytest>=8,<10",
             "selenium>=4.15,<5",
@@ -62,6 +63,7 @@ setup(
             "fake = nova_console.compute.drivers.fake:FakeDriver",
             "qemu = nova_console.compute.drivers.qemu:QemuDriver",
             "static = nova_console.compute.drivers.static:StaticConsoleDriver",
+            "libvirt = nova_console.compute.drivers.libvirt:LibvirtDriver",
         ],
     },
     classifiers=[

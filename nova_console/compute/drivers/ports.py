@@ -14,6 +14,8 @@ import threading
 
 from nova_console import exception
 
+PROBE_TIMEOUT = 0.5
+
 
 def parse_port_range(value, option="port_range"):
     """(min, max) from 'min:max'; ValueError with a readable reason when it is not one."""
@@ -44,6 +46,20 @@ def port_is_free(host, port):
         except OSError:
             return False
     return True
+
+
+def connect_host(listen):
+    """Where to connect to reach a server listening on `listen` (a wildcard is local)."""
+    return {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(listen, listen)
+
+
+def accepts(host, port, timeout=PROBE_TIMEOUT):
+    """True if a TCP connection to (host, port) succeeds now (a server listens there)."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
 
 
 class PortAllocator:

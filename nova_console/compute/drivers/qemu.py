@@ -58,7 +58,6 @@ SANDBOX = "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=de
 _UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _DISPLAY_NAME_MAX = 255
 _POLL_INTERVAL = 0.02
-_PROBE_TIMEOUT = 0.5
 _QMP_TIMEOUT = 5.0
 _KILL_WAIT = 5.0
 _EXIT_GRACE = 0.5
@@ -160,17 +159,39 @@ def is_instance_process(pid, uuid):
     return any(arg == b"-uuid" and value == wanted for arg, value in zip(args, args[1:]))
 
 
-def _checked_uuid(instance):
+def checked_uuid(instance):
+    """The instance's uuid in lower case; Invalid if it is not a UUID (it names files)."""
     uuid = str(instance.get("uuid", "")).lower()
     if not _UUID_RE.match(uuid):
         raise exception.Invalid(reason="instance uuid %r is not a UUID" % instance.get("uuid"))
     return uuid
 
 
-def _display_name(name):
+def display_name(name):
     """The name for QEMU's -name (the VNC desktop name): no control characters, capped."""
     text = "".join("?" if ord(ch) < 32 or ch == "\x7f" else ch for ch in str(name))
     return text[:_DISPLAY_NAME_MAX]
+
+
+def read_console_log(uuid, paths):
+    """The last CONSOLE_OUTPUT_MAX bytes of the console log files `paths` (oldest first,
+    read as one), as text; a missing file reads as empty. For get_console_output."""
+    data = b""
+    for path in reversed(paths):
+        try:
+            with open(path, "rb") as log_file:
+                log_file.seek(0, os.SEEK_END)
+                log_file.seek(max(0, log_file.tell() - (CONSOLE_OUTPUT_MAX - len(data))))
+                data = log_file.read(CONSOLE_OUTPUT_MAX - len(data)) + data
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise exception.NovaConsoleException(
+                "Could not read the console log of instance %s: %s"
+                % (uuid, exc.strerror or exc)) from exc
+        if len(data) >= CONSOLE_OUTPUT_MAX:
+            break
+    return data.decode("utf-8", "replace")
 
 
 def _opt(value):
@@ -180,19 +201,6 @@ def _opt(value):
 
 def _host_in_address(host):
     return "[%s]" % host if ":" in host else host
-
-
-def _connect_host(listen):
-    """Where to connect to reach a server listening on `listen`."""
-    return {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(listen, listen)
-
-
-def _accepts(host, port):
-    try:
-        with socket.create_connection((host, port), timeout=_PROBE_TIMEOUT):
-            return True
-    except OSError:
-        return False
 
 
 def _read_json(path):
@@ -370,7 +378,7 @@ class QemuDriver(base.ComputeDriver):
     # -- lifecycle -----------------------------------------------------------------------
 
     def spawn(self, instance):
-        uuid = _checked_uuid(instance)
+        uuid = checked_uuid(instance)
         name = str(instance.get("name") or uuid)
         with self._lock:
             if uuid in self._instances or uuid in self._building:
@@ -467,7 +475,7 @@ class QemuDriver(base.ComputeDriver):
             CONF.qemu.binary, "-nodefaults", "-no-user-config",
             "-machine", "pc", "-accel", CONF.qemu.accel, "-m", str(CONF.qemu.memory_mb),
             "-uuid", instance.uuid,
-            "-name", "guest=%s,process=qemu-%s" % (_opt(_display_name(instance.name)),
+            "-name", "guest=%s,process=qemu-%s" % (_opt(display_name(instance.name)),
                                                    instance.uuid[:8]),
             "-display", "none", "-vga", "std",
             "-vnc", "%s:%d" % (_host_in_address(self.vnc_ports.host),
@@ -486,7 +494,7 @@ class QemuDriver(base.ComputeDriver):
         """Until QEMU's VNC server accepts connections and QEMU confirms it is its own."""
         timeout = CONF.qemu.start_timeout
         deadline = time.monotonic() + timeout
-        host = _connect_host(self.vnc_ports.host)
+        host = ports.connect_host(self.vnc_ports.host)
         while True:
             status = instance.process.poll()
             if status is not None:
@@ -494,7 +502,7 @@ class QemuDriver(base.ComputeDriver):
                     instance_id=instance.uuid,
                     reason="QEMU exited with status %d: %s"
                            % (status, _log_tail(instance.path) or "(no message)"))
-            if _accepts(host, instance.vnc_port):
+            if ports.accepts(host, instance.vnc_port):
                 break
             if time.monotonic() >= deadline:
                 raise exception.InstanceDeployFailure(
@@ -630,19 +638,7 @@ class QemuDriver(base.ComputeDriver):
 
     def get_console_output(self, instance):
         known = self._get(instance)
-        path = os.path.join(known.path, CONSOLE_LOG)
-        try:
-            with open(path, "rb") as log_file:
-                log_file.seek(0, os.SEEK_END)
-                log_file.seek(max(0, log_file.tell() - CONSOLE_OUTPUT_MAX))
-                data = log_file.read(CONSOLE_OUTPUT_MAX)
-        except FileNotFoundError:
-            return ""
-        except OSError as exc:
-            raise exception.NovaConsoleException(
-                "Could not read the console log of instance %s: %s"
-                % (known.uuid, exc.strerror or exc)) from exc
-        return data.decode("utf-8", "replace")
+        return read_console_log(known.uuid, [os.path.join(known.path, CONSOLE_LOG)])
 
     # -- helpers -------------------------------------------------------------------------
 
