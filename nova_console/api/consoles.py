@@ -6,16 +6,23 @@
          {"remote_console": {"protocol": "vnc", "type": "novnc"}}              (>= 2.6)
         -> 200 {"remote_console": {"protocol", "type", "url"}}
 
+    POST /v2.1/servers/{id}/action  {"os-getConsoleOutput": {"length": 50}}    (any version)
+        -> 200 {"output": "<the last 50 lines the guest wrote to its serial port>"}
+
 Bodies are checked the way Nova's schemas check them. Only VNC through noVNC is served
 today: any other console Nova knows is a valid request answered "Unavailable console
-type" (400), and os-getConsoleOutput is "not implemented" (501).
+type" (400). The action URL is shared by every server action: those that are not about
+consoles (reboot) go to servers.ServersController.
 """
+import re
+
 from oslo_log import log as logging
 
 from nova_console.api import auth
 from nova_console.api import microversion
 from nova_console.api import policies
 from nova_console.api import policy
+from nova_console.api import servers
 from nova_console.api import wsgi
 from nova_console import exception
 
@@ -29,6 +36,8 @@ CONSOLE_ACTIONS = {
     "os-getSerialConsole": ("serial", ("serial",)),
 }
 CONSOLE_OUTPUT_ACTION = "os-getConsoleOutput"
+# Nova's schema: an integer of at least -1 (-1: everything), a string of digits, or null.
+CONSOLE_OUTPUT_LENGTH_PATTERN = re.compile(r"-?[0-9]+")
 
 # remote-consoles: protocol -> console types, and the microversion that added them.
 PROTOCOL_TYPES = {
@@ -66,6 +75,26 @@ def _validate_action_body(body):
     return next(iter(body.items()))
 
 
+def _validate_console_output(argument):
+    """The number of lines os-getConsoleOutput asks for; None for all of them."""
+    wsgi.check_object(argument, CONSOLE_OUTPUT_ACTION, allowed=("length",))
+    length = argument.get("length")
+    if length is None:
+        return None
+    if isinstance(length, str):
+        if not CONSOLE_OUTPUT_LENGTH_PATTERN.fullmatch(length):
+            raise wsgi.invalid_input("length", length, "%r does not match '^-?[0-9]+$'"
+                                     % (length,))
+        length = int(length)
+    elif isinstance(length, bool) or not isinstance(length, int):
+        raise wsgi.invalid_input("length", length, "%r is not of type 'integer', 'string', "
+                                 "'null'" % (length,))
+    if length < -1:
+        raise wsgi.invalid_input("length", length, "%d is less than the minimum of -1"
+                                 % length)
+    return None if length == -1 else length
+
+
 def _validate_remote_console(req, body):
     wsgi.check_object(body, None, required=("remote_console",), allowed=("remote_console",))
     request = wsgi.check_object(body["remote_console"], "remote_console",
@@ -80,15 +109,17 @@ class ConsolesController:
 
     def __init__(self, compute_api):
         self.compute_api = compute_api
+        # Server actions of other controllers, by name.
+        self.server_actions = {"reboot": servers.ServersController(compute_api).reboot}
 
     def action(self, req, server_id):
-        """POST /servers/{id}/action: the console actions (other server actions: 400)."""
+        """POST /servers/{id}/action: the console actions, and the other server actions
+        (handler(req, server_id, argument)); an unknown action is a 400."""
         action, argument = _validate_action_body(wsgi.read_json_body(req))
+        if action in self.server_actions:
+            return self.server_actions[action](req, server_id, argument)
         if action == CONSOLE_OUTPUT_ACTION:
-            wsgi.check_object(argument, action, allowed=("length",))
-            self._authorized_instance(req, server_id)
-            raise exception.NotImplementedByDriver(
-                message="Unable to get console output, functionality not implemented.")
+            return self._console_output(req, server_id, argument)
         if action not in CONSOLE_ACTIONS:
             raise exception.Invalid(message="There is no such action: %s" % action)
         protocol, types = CONSOLE_ACTIONS[action]
@@ -97,6 +128,12 @@ class ConsolesController:
         instance = self._authorized_instance(req, server_id)
         console = self._get_console(req, instance, protocol, console_type)
         return wsgi.json_response({"console": {"type": console_type, "url": console["url"]}})
+
+    def _console_output(self, req, server_id, argument):
+        length = _validate_console_output(argument)
+        instance = self._authorized_instance(req, server_id, policies.CONSOLE_OUTPUT)
+        output = self.compute_api.get_console_output(auth.get_context(req), instance, length)
+        return wsgi.json_response({"output": output})
 
     def create_remote_console(self, req, server_id):
         """POST /servers/{id}/remote-consoles (microversion >= 2.6)."""
@@ -108,11 +145,10 @@ class ConsolesController:
         return wsgi.json_response({"remote_console": {
             "protocol": protocol, "type": console_type, "url": console["url"]}})
 
-    def _authorized_instance(self, req, server_id):
+    def _authorized_instance(self, req, server_id, rule=policies.REMOTE_CONSOLES):
         context = auth.get_context(req)
         instance = self.compute_api.get(context, server_id)
-        policy.authorize(context, policies.REMOTE_CONSOLES,
-                         {"project_id": instance["project_id"]})
+        policy.authorize(context, rule, {"project_id": instance["project_id"]})
         return instance
 
     def _get_console(self, req, instance, protocol, console_type):

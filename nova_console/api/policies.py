@@ -18,7 +18,9 @@ SERVERS_SHOW = "os_compute_api:servers:show"
 SERVERS_CREATE = "os_compute_api:servers:create"
 SERVERS_DELETE = "os_compute_api:servers:delete"
 EXTENDED_SERVER_ATTRIBUTES = "os_compute_api:os-extended-server-attributes"
+SERVERS_REBOOT = "os_compute_api:servers:reboot"
 REMOTE_CONSOLES = "os_compute_api:os-remote-consoles"
+CONSOLE_OUTPUT = "os_compute_api:os-console-output"
 CONSOLE_AUTH_TOKENS = "os_compute_api:os-console-auth-tokens"
 
 _SCOPE = ["project"]
@@ -52,6 +54,8 @@ server_rules = [
     _api_rule(SERVERS_CREATE, OWNER_OR_ADMIN, "Create a server.", "POST", "/servers"),
     _api_rule(SERVERS_DELETE, OWNER_OR_ADMIN, "Delete a server.",
               "DELETE", "/servers/{server_id}"),
+    _api_rule(SERVERS_REBOOT, OWNER_OR_ADMIN, "Reboot a server.",
+              "POST", "/servers/{server_id}/action (reboot)"),
     _api_rule(EXTENDED_SERVER_ATTRIBUTES, ADMIN, "Show a server's compute host "
               "(OS-EXT-SRV-ATTR:host) in server details.", "GET", "/servers/{server_id}"),
 ]
@@ -67,6 +71,8 @@ console_rules = [
                      "path": "/servers/{server_id}/action (os-getSerialConsole)"},
                     {"method": "POST", "path": "/servers/{server_id}/remote-consoles"}],
         scope_types=_SCOPE),
+    _api_rule(CONSOLE_OUTPUT, OWNER_OR_ADMIN, "Show the tail of a server's console log.",
+              "POST", "/servers/{server_id}/action (os-getConsoleOutput)"),
     _api_rule(CONSOLE_AUTH_TOKENS, ADMIN, "Show where a console token leads (instance, host, "
               "port).", "GET", "/os-console-auth-tokens/{console_token}"),
 ]

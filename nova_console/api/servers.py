@@ -1,4 +1,6 @@
-"""/v2.1/servers: create, list, show and delete servers, in Nova's JSON shapes.
+"""/v2.1/servers: create, list, show and delete servers, in Nova's JSON shapes, and the
+server action that is not about consoles: reboot (POST /servers/{id}/action, which
+consoles.ConsolesController.action dispatches here).
 
 Differences from Nova, on purpose:
 - ``?name=`` is an exact match (Nova treats it as a regular expression). An exact match
@@ -23,6 +25,8 @@ from nova_console.api import wsgi
 from nova_console import exception
 
 NAME_MAX_LENGTH = 255
+# Nova's reboot schema accepts these spellings.
+REBOOT_TYPES = ("HARD", "Hard", "hard", "SOFT", "Soft", "soft")
 CREATE_OPTIONAL_REFS = ("imageRef", "flavorRef")
 
 # Nova's vm_state -> status ("deleting" is a task state: the server stays ACTIVE).
@@ -40,12 +44,19 @@ STATUS_BY_VM_STATE = {
     "error": "ERROR",
     "deleted": "DELETED",
 }
+# Nova's task_state -> status overrides of an ACTIVE server.
+STATUS_BY_ACTIVE_TASK_STATE = {
+    "rebooting": "REBOOT",
+    "rebooting_hard": "HARD_REBOOT",
+}
 PROGRESS_STATUSES = ("ACTIVE", "BUILD")
 FAULT_STATUSES = ("ERROR", "DELETED")
 BUILD_FAULT_CODE = 500
 
 
 def status(instance):
+    if instance["vm_state"] == "active" and instance["task_state"] in STATUS_BY_ACTIVE_TASK_STATE:
+        return STATUS_BY_ACTIVE_TASK_STATE[instance["task_state"]]
     return STATUS_BY_VM_STATE.get(instance["vm_state"], "UNKNOWN")
 
 
@@ -194,6 +205,16 @@ class ServersController:
                   "OS-DCF:diskConfig": "MANUAL", "security_groups": [{"name": "default"}]}
         return wsgi.json_response({"server": server}, status=202,
                                   headers={"Location": server_links[0]["href"]})
+
+    def reboot(self, req, server_id, argument):
+        """The 'reboot' server action: {"reboot": {"type": "HARD"|"SOFT"}} -> 202."""
+        wsgi.check_object(argument, "reboot", required=("type",), allowed=("type",))
+        reboot_type = wsgi.check_enum(argument["type"], "type", REBOOT_TYPES).upper()
+        context = auth.get_context(req)
+        instance = self.compute_api.get(context, server_id)
+        policy.authorize(context, policies.SERVERS_REBOOT, {"project_id": instance["project_id"]})
+        self.compute_api.reboot(context, instance, reboot_type)
+        return wsgi.empty_response(202)
 
     def delete(self, req, server_id):
         context = auth.get_context(req)

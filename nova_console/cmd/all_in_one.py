@@ -1,13 +1,17 @@
 """nova-console-all-in-one: every service in one process, ready for a browser.
 
 The embedded default: in-memory message bus (unless transport_url is set),
-SQLite in the state directory, API and proxy on 127.0.0.1, and one demo
-instance whose console URL is printed.
+SQLite in the state directory, API and proxy on 127.0.0.1, the qemu compute
+driver when QEMU and nasm are installed (else the fake one) unless
+compute_driver is set, and one demo instance whose console URL is printed.
+Its servers stop with it: Ctrl-C deletes them.
 """
 import os
+import shutil
 import sys
 import time
 
+from oslo_config import cfg
 from oslo_log import log as logging
 
 from nova_console.cmd import api as api_cmd
@@ -15,11 +19,13 @@ from nova_console.cmd import compute as compute_cmd
 from nova_console.cmd import consoleauth as consoleauth_cmd
 from nova_console.cmd import novncproxy as novncproxy_cmd
 from nova_console.compute import api as compute_api
+from nova_console.compute.drivers import loader
 from nova_console import conf as nc_conf
 from nova_console import config
 from nova_console import context
 from nova_console.db import api as db
 from nova_console.db import migration
+from nova_console import exception
 from nova_console import rpc
 from nova_console import service
 
@@ -27,6 +33,7 @@ CONF = nc_conf.CONF
 LOG = logging.getLogger(__name__)
 
 DEMO_SERVER_NAME = "demo"
+NASM = "nasm"
 
 
 def _set_local_defaults():
@@ -37,18 +44,49 @@ def _set_local_defaults():
     rpc.set_default_transport_url("fake://")
 
 
+def _configured(option):
+    """True if [DEFAULT] `option` was set by the operator (file or command line)."""
+    location = CONF.get_location(option)
+    return location is not None and location.location not in (cfg.Locations.opt_default,
+                                                              cfg.Locations.set_default)
+
+
+def choose_compute_driver():
+    """(name, driver, why): the configured compute_driver; else qemu when QEMU and nasm
+    are installed and the qemu driver loads; else fake. DriverLoadError if the
+    configured driver cannot be loaded."""
+    if _configured("compute_driver"):
+        name = CONF.compute_driver
+        return name, loader.load_driver(name), "set in the configuration"
+    qemu = shutil.which(CONF.qemu.binary)
+    if qemu is None:
+        return "fake", loader.load_driver("fake"), "QEMU not installed"
+    if shutil.which(NASM) is None:
+        return "fake", loader.load_driver("fake"), "QEMU found at %s, but not nasm" % qemu
+    try:
+        return "qemu", loader.load_driver("qemu"), "QEMU found at %s" % qemu
+    except exception.DriverLoadError as exc:
+        LOG.warning("%s", exc.message)
+        return "fake", loader.load_driver("fake"), "QEMU found at %s, but unusable" % qemu
+
+
 class AllInOne:
 
     def __init__(self):
-        self.manager, self.compute_service = compute_cmd.build_service()
+        name, driver, why = choose_compute_driver()
+        self.driver_line = "Compute driver: %s (%s)" % (name, why)
+        LOG.info("%s", self.driver_line)
+        self.manager, self.compute_service = compute_cmd.build_service(driver)
         self.consoleauth_service = consoleauth_cmd.build_service()
         self.wsgi_server, self.api_service = api_cmd.build_services()
         self.proxy = novncproxy_cmd.novnc.make_server()
 
     def start(self):
-        self.manager.init_host()
-        for rpc_service in (self.consoleauth_service, self.api_service, self.compute_service):
+        # The API answers the compute host's start-up sync: it goes first.
+        for rpc_service in (self.consoleauth_service, self.api_service):
             rpc_service.start()
+        self.manager.init_host()
+        self.compute_service.start()
         self.wsgi_server.start()
         novncproxy_cmd.start_in_thread(self.proxy)
         self._boot_demo_server()
@@ -58,8 +96,22 @@ class AllInOne:
         self.wsgi_server.stop()
         for rpc_service in (self.compute_service, self.api_service, self.consoleauth_service):
             rpc_service.stop()
+        self._delete_servers()
         self.manager.cleanup_host()
         rpc.cleanup()
+
+    def _delete_servers(self):
+        """Everything stops with the all-in-one, its servers too (QEMU instances would
+        outlive it otherwise): they are destroyed and deleted."""
+        for instance in db.instance_get_all(host=self.manager.host):
+            try:
+                self.manager.driver.destroy(instance)
+            except Exception:
+                LOG.exception("Could not destroy instance %s", instance["uuid"])
+                continue
+            db.console_token_delete_for_instance(instance["uuid"])
+            db.instance_destroy(instance["uuid"])
+            LOG.info("Deleted server %s (%s)", instance["uuid"], instance["name"])
 
     def _boot_demo_server(self, timeout=60):
         ctxt = context.RequestContext(user_id=CONF.api.noauth2_default_user,
@@ -82,11 +134,14 @@ class AllInOne:
         api_url = "http://%s:%s/v2.1" % (self.wsgi_server.host, self.wsgi_server.port)
         print(_BANNER % {"name": DEMO_SERVER_NAME, "id": instance["uuid"],
                          "url": console["url"], "api": api_url, "ttl": CONF.consoleauth.token_ttl,
-                         "state": CONF.state_path}, flush=True)
+                         "state": CONF.state_path, "driver": self.driver_line}, flush=True)
 
 
 _BANNER = """
-nova_console is running (all services in this process). Ctrl-C stops it.
+nova_console is running (all services in this process). Ctrl-C stops it and deletes
+its servers.
+
+  %(driver)s
 
   Demo server "%(name)s" (%(id)s). Open its console in a browser:
 
@@ -109,5 +164,10 @@ def main():
     rpc.init()
     LOG.info("Message bus: %s", "in-memory" if CONF.transport_url == "fake://"
              else "from transport_url")
-    services = AllInOne()
+    try:
+        services = AllInOne()
+    except exception.DriverLoadError as exc:
+        LOG.critical("%s", exc.message)
+        return 1
     service.run_until_signalled(services.start, services.stop)
+    return 0

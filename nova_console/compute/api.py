@@ -19,6 +19,18 @@ from nova_console import exception
 CONF = nc_conf.CONF
 LOG = logging.getLogger(__name__)
 
+# Task states a delete may interrupt (a second delete may not).
+DELETABLE_TASK_STATES = (None, compute_manager.SPAWNING) + compute_manager.REBOOT_TASK_STATES
+# Nova: a soft reboot only from no task; a hard one also over a reboot in progress.
+REBOOTABLE_TASK_STATES = {
+    "SOFT": (None,),
+    "HARD": (None,) + compute_manager.REBOOT_TASK_STATES,
+}
+REBOOT_TASK_STATE = {"SOFT": compute_manager.REBOOTING,
+                     "HARD": compute_manager.REBOOTING_HARD}
+# The guest's log can be read while it runs and after it stopped (Nova allows both).
+CONSOLE_OUTPUT_VM_STATES = ("active", "stopped")
+
 
 class API:
 
@@ -75,8 +87,8 @@ class API:
 
     def delete(self, context, instance):
         """Revoke the server's console tokens, then have its host destroy it."""
-        updated = db.instance_update(instance["uuid"], {"task_state": "deleting"},
-                                     expected_task_state=(None, "spawning"))
+        updated = db.instance_update(instance["uuid"], {"task_state": compute_manager.DELETING},
+                                     expected_task_state=DELETABLE_TASK_STATES)
         if updated is None:
             raise exception.InstanceInvalidState(
                 action="delete", instance_uuid=instance["uuid"], attr="task_state",
@@ -92,6 +104,34 @@ class API:
     def _host_is_up(self, host):
         return any(service["host"] == host for service in self.up_compute_services())
 
+    def reboot(self, context, instance, reboot_type):
+        """Mark the server rebooting and have its host reset it (Nova: 202, REBOOT or
+        HARD_REBOOT until the host reports back). InstanceInvalidState (409) unless it
+        is ACTIVE on a host, and not busy with another task."""
+        if instance["vm_state"] != "active" or instance["host"] is None:
+            raise exception.InstanceInvalidState(
+                action="reboot", instance_uuid=instance["uuid"], attr="vm_state",
+                state=instance["vm_state"])
+        task_state = REBOOT_TASK_STATE[reboot_type]
+        updated = db.instance_update(instance["uuid"], {"task_state": task_state},
+                                     expected_task_state=REBOOTABLE_TASK_STATES[reboot_type])
+        if updated is None:
+            current = db.instance_get_by_uuid(instance["uuid"])
+            if current is None:
+                raise exception.InstanceNotFound(instance_id=instance["uuid"])
+            raise exception.InstanceInvalidState(
+                action="reboot", instance_uuid=instance["uuid"], attr="task_state",
+                state=current["task_state"])
+        try:
+            self.compute_rpcapi.reboot_instance(context, _rpc_view(updated), reboot_type)
+        except Exception:
+            # The request did not go out: the server is not rebooting after all.
+            db.instance_update(instance["uuid"], {"task_state": instance["task_state"]},
+                               expected_task_state=(task_state,))
+            raise
+        LOG.info("Server %s: %s reboot requested", instance["uuid"], reboot_type.lower())
+        return updated
+
     # --- consoles -----------------------------------------------------------------
 
     def get_vnc_console(self, context, instance, console_type):
@@ -104,6 +144,16 @@ class API:
             connect_info["port"], connect_info["internal_access_path"], instance["uuid"],
             access_url=connect_info["access_url_base"], tls_port=connect_info["tls_port"])
         return {"type": console_type, "url": connect_info["access_url"]}
+
+    def get_console_output(self, context, instance, length=None):
+        """The last `length` lines (None: all) of what the guest wrote to its serial
+        port. 409 unless the server is on a host, ACTIVE or SHUTOFF, and not being
+        deleted; 501 if its host's driver cannot read it."""
+        if (instance["vm_state"] not in CONSOLE_OUTPUT_VM_STATES or instance["host"] is None
+                or instance["task_state"] == compute_manager.DELETING):
+            raise exception.InstanceNotReady(instance_id=instance["uuid"])
+        return self._call_compute(self.compute_rpcapi.get_console_output, context, instance,
+                                  length)
 
     def _call_compute(self, method, context, instance, *args):
         try:
@@ -126,9 +176,11 @@ def _visible_to(context, instance):
 
 
 def _check_ready_for_console(instance):
+    """Consoles of ACTIVE servers only, as Nova; also while they reboot (the console
+    shows the reboot), never while they are being deleted."""
     if instance["vm_state"] != "active" or instance["host"] is None:
         raise exception.InstanceNotReady(instance_id=instance["uuid"])
-    if instance["task_state"] == "deleting":
+    if instance["task_state"] == compute_manager.DELETING:
         raise exception.InstanceInvalidState(
             action="get console", instance_uuid=instance["uuid"], attr="task_state",
             state="deleting")

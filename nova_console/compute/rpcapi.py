@@ -3,6 +3,7 @@ import oslo_messaging as messaging
 
 from nova_console import compute
 from nova_console import conf as nc_conf
+from nova_console import exception
 from nova_console import rpc
 
 CONF = nc_conf.CONF
@@ -15,16 +16,31 @@ class ComputeAPI:
 
         * 1.0 - Initial version: build_and_run_instance, terminate_instance,
                 get_vnc_console, validate_console_port.
+        * 1.1 - Add reboot_instance.
+        * 1.1 - Add get_console_output.
+
+    A client capped at 1.0 ([upgrade_levels] compute = 1.0, while some hosts still run
+    1.0) sends the 1.0 methods as before and refuses the 1.1 ones with a readable error
+    before anything is sent or changed.
     """
 
-    VERSION = "1.0"
+    VERSION = "1.1"
 
     def __init__(self):
-        target = messaging.Target(topic=compute.TOPIC, version=self.VERSION)
+        target = messaging.Target(topic=compute.TOPIC, version="1.0")
         self.client = rpc.get_client(target, version_cap=CONF.upgrade_levels.compute)
 
-    def _prepare(self, instance):
-        return self.client.prepare(server=instance["host"])
+    def _prepare(self, instance, version="1.0"):
+        return self.client.prepare(server=instance["host"], version=version)
+
+    def _require(self, version, instance, what):
+        """The version a new method needs, or a 501 naming what the cap prevents."""
+        if not self.client.can_send_version(version):
+            raise exception.NotImplementedByDriver(
+                message="Cannot %s instance %s: compute RPC version %s is needed and "
+                        "[upgrade_levels] compute caps it at %s."
+                        % (what, instance["uuid"], version, CONF.upgrade_levels.compute))
+        return version
 
     def build_and_run_instance(self, ctxt, instance):
         # cast: the API answers 202 at once; the host reports the outcome back.
@@ -32,6 +48,19 @@ class ComputeAPI:
 
     def terminate_instance(self, ctxt, instance):
         self._prepare(instance).cast(ctxt, "terminate_instance", instance=instance)
+
+    def reboot_instance(self, ctxt, instance, reboot_type):
+        # cast, as Nova: the API answers 202 with task_state 'rebooting[_hard]'; the
+        # host reports the outcome (task_state None) back.
+        version = self._require("1.1", instance, "reboot")
+        self._prepare(instance, version).cast(ctxt, "reboot_instance", instance=instance,
+                                              reboot_type=reboot_type)
+
+    def get_console_output(self, ctxt, instance, tail_length):
+        version = self._require("1.1", instance, "get the console output of")
+        return self._prepare(instance, version).call(ctxt, "get_console_output",
+                                                     instance=instance,
+                                                     tail_length=tail_length)
 
     def get_vnc_console(self, ctxt, instance, console_type):
         return self._prepare(instance).call(ctxt, "get_vnc_console", instance=instance,

@@ -19,6 +19,11 @@ default_opts = [
                     "'package.module:ClassName'."),
     cfg.IntOpt("report_interval", default=10, min=1,
                help="Seconds between two heartbeats of a compute service."),
+    cfg.IntOpt("sync_power_state_interval", default=600,
+               help="Seconds between two checks by a compute service that the instances "
+                    "the API knows on its host are still running, with their states "
+                    "reported to the API. A negative value disables the periodic check "
+                    "(the one at service start always runs)."),
     cfg.IntOpt("service_down_time", default=60, min=1,
                help="A compute service whose last heartbeat is older than this many "
                     "seconds is considered down; new servers are not scheduled on it."),

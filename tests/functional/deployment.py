@@ -282,6 +282,27 @@ class ServiceProcess:
             time.sleep(0.1)
 
 
+def instance_processes(directory, uuid=None):
+    """pids of live processes working under `directory` (QEMU instances run in their
+    instance directory), only those whose command line has `uuid` if given."""
+    directory = os.path.realpath(str(directory)) + os.sep
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            cwd = os.readlink("/proc/%s/cwd" % entry)
+            with open("/proc/%s/cmdline" % entry, "rb") as cmdline:
+                args = cmdline.read().split(b"\0")
+        except OSError:
+            continue
+        if not (cwd + os.sep).startswith(directory) or not args[0]:
+            continue  # elsewhere, or a zombie
+        if uuid is None or uuid.encode() in args:
+            pids.append(int(entry))
+    return pids
+
+
 def _kill_leftovers():
     for process in _ALL_PROCESSES:
         if process.running:
@@ -469,10 +490,16 @@ class Deployment:
         with open(self.database_conf, "w") as conf:
             conf.write(_ini({"database": {"connection": self.database_url}}))
 
+    def state_path(self, name):
+        """The state directory of process `name` (a compute host's QEMU instances live in
+        <state_path>/instances): one per process, so hosts never see each other's."""
+        return os.path.join(self.workdir, "state", name)
+
     def _host_conf(self, name):
         path = os.path.join(self.conf_dir, "%s.conf" % name)
+        os.makedirs(self.state_path(name), exist_ok=True)
         with open(path, "w") as conf:
-            conf.write(_ini({"DEFAULT": {"host": name}}))
+            conf.write(_ini({"DEFAULT": {"host": name, "state_path": self.state_path(name)}}))
         return path
 
     def _config_args(self, name, with_database):
@@ -627,6 +654,10 @@ class Deployment:
         deadline = time.monotonic() + STOP_TIMEOUT
         for process in processes:
             process.finish_stop(deadline)
+        # Instances that outlive their compute service (QEMU) must not outlive the test.
+        for pid in instance_processes(os.path.join(self.workdir, "state")):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
         if self in LIVE_DEPLOYMENTS:
             LIVE_DEPLOYMENTS.remove(self)
 

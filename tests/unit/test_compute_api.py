@@ -15,8 +15,20 @@ from nova_console import exception
 
 class FakeComputeRPC:
     def __init__(self):
-        self.builds, self.terminations = [], []
+        self.builds, self.terminations, self.reboots, self.output_requests = [], [], [], []
         self.console_error = None
+        self.reboot_error = None
+
+    def reboot_instance(self, ctxt, instance, reboot_type):
+        if self.reboot_error:
+            raise self.reboot_error
+        self.reboots.append((instance["uuid"], reboot_type))
+
+    def get_console_output(self, ctxt, instance, tail_length):
+        if self.console_error:
+            raise self.console_error
+        self.output_requests.append((instance["uuid"], tail_length))
+        return "ready\n"
 
     def build_and_run_instance(self, ctxt, instance):
         self.builds.append(instance)
@@ -194,3 +206,81 @@ def test_token_lookup_of_an_unknown_token_is_not_found(api, rpc_fakes):
     rpc_fakes[1].check_token = lambda ctxt, token: None
     with pytest.raises(exception.ConsoleTokenNotFound):
         api.get_console_connect_info(_ctxt(admin=True), "nope")
+
+
+def test_console_of_a_rebooting_server_is_given_as_nova_does(api, rpc_fakes):
+    """The console shows the reboot: Nova refuses consoles only while deleting."""
+    _host_up()
+    instance = _active(api, _ctxt())
+    api.reboot(_ctxt(), instance, "HARD")
+    rebooting = db.instance_get_by_uuid(instance["uuid"])
+    assert rebooting["task_state"] == "rebooting_hard"
+    assert api.get_vnc_console(_ctxt(), rebooting, "novnc")["type"] == "novnc"
+
+
+def test_reboot_marks_the_task_then_casts(api, rpc_fakes):
+    _host_up()
+    instance = _active(api, _ctxt())
+    updated = api.reboot(_ctxt(), instance, "SOFT")
+    assert updated["task_state"] == "rebooting"
+    assert rpc_fakes[0].reboots == [(instance["uuid"], "SOFT")]
+
+
+def test_two_soft_reboots_at_once_are_one_reboot_and_one_conflict(api, rpc_fakes):
+    _host_up()
+    instance = _active(api, _ctxt())
+    api.reboot(_ctxt(), instance, "SOFT")
+    with pytest.raises(exception.InstanceInvalidState) as raised:
+        api.reboot(_ctxt(), instance, "SOFT")  # the caller's copy still says no task
+    assert raised.value.code == 409
+    assert "task_state rebooting" in raised.value.message
+    assert len(rpc_fakes[0].reboots) == 1
+
+
+def test_reboot_of_a_server_deleted_meanwhile_is_not_found(api, rpc_fakes):
+    _host_up()
+    instance = _active(api, _ctxt())
+    db.instance_destroy(instance["uuid"])
+    with pytest.raises(exception.InstanceNotFound):
+        api.reboot(_ctxt(), instance, "HARD")
+    assert rpc_fakes[0].reboots == []
+
+
+def test_reboot_that_cannot_be_sent_restores_the_task_state(api, rpc_fakes):
+    _host_up()
+    instance = _active(api, _ctxt())
+    rpc_fakes[0].reboot_error = exception.NotImplementedByDriver(message="too old")
+    with pytest.raises(exception.NotImplementedByDriver):
+        api.reboot(_ctxt(), instance, "HARD")
+    assert db.instance_get_by_uuid(instance["uuid"])["task_state"] is None
+
+
+def test_delete_interrupts_a_reboot(api, rpc_fakes):
+    _host_up()
+    instance = _active(api, _ctxt())
+    api.reboot(_ctxt(), instance, "HARD")
+    api.delete(_ctxt(), db.instance_get_by_uuid(instance["uuid"]))
+    assert rpc_fakes[0].terminations[0]["uuid"] == instance["uuid"]
+
+
+def test_console_output_asks_the_host_for_the_tail(api, rpc_fakes):
+    _host_up()
+    instance = _active(api, _ctxt())
+    assert api.get_console_output(_ctxt(), instance, 10) == "ready\n"
+    assert rpc_fakes[0].output_requests == [(instance["uuid"], 10)]
+
+
+def test_console_output_of_a_building_server_is_a_conflict(api, rpc_fakes):
+    _host_up()
+    instance = api.create(_ctxt(), "vm")
+    with pytest.raises(exception.InstanceNotReady):
+        api.get_console_output(_ctxt(), instance, None)
+    assert rpc_fakes[0].output_requests == []
+
+
+def test_console_output_timeout_gives_unavailable(api, rpc_fakes):
+    _host_up()
+    instance = _active(api, _ctxt())
+    rpc_fakes[0].console_error = messaging.MessagingTimeout("no answer")
+    with pytest.raises(exception.ComputeUnavailable):
+        api.get_console_output(_ctxt(), instance, None)

@@ -1,6 +1,7 @@
 """The RPC contracts over oslo.messaging's fake transport: real clients, real servers."""
 import time
 
+import oslo_messaging as messaging
 import pytest
 
 from nova_console.api import manager as api_manager
@@ -15,7 +16,7 @@ from nova_console import context
 from nova_console.db import api as db
 from nova_console import exception
 from nova_console import service
-from tests.unit.fakes import StubDriver
+from tests.unit.fakes import RecordingAPI, StubDriver
 
 HOST = "compute-1"
 
@@ -110,3 +111,114 @@ def test_compute_reports_reach_the_database(services):
     while not db.service_get_all() and time.time() < deadline:
         time.sleep(0.05)
     assert [s["host"] for s in db.service_get_all()] == [HOST]
+
+
+def _wait_until(predicate, timeout=5):
+    deadline = time.time() + timeout
+    while not predicate():
+        assert time.time() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def test_reboot_is_cast_and_the_host_reports_the_end_of_the_task(services):
+    recorder, driver = services
+    instance = _instance()
+    driver.running[instance["uuid"]] = 5901
+    db.instance_update(instance["uuid"], {"vm_state": "active", "task_state": "rebooting"})
+    compute_rpcapi.ComputeAPI().reboot_instance(context.get_admin_context(), instance, "SOFT")
+    _wait_until(lambda: db.instance_get_by_uuid(instance["uuid"])["task_state"] is None)
+    assert driver.reboots == [instance["uuid"]]
+    assert db.instance_get_by_uuid(instance["uuid"])["vm_state"] == "active"
+
+
+def test_console_output_over_rpc(services):
+    recorder, driver = services
+    instance = _instance()
+    driver.running[instance["uuid"]] = 5901
+    driver.output[instance["uuid"]] = "one\r\ntwo\r\nthree\r\n"
+    output = compute_rpcapi.ComputeAPI().get_console_output(
+        context.get_admin_context(), instance, 2)
+    assert output == "two\nthree\n"
+
+
+def test_a_late_report_is_refused_and_the_host_is_told(services):
+    instance = _instance()
+    reports = api_rpcapi.APIReportsAPI()
+    db.instance_update(instance["uuid"], {"task_state": "deleting"})
+    stored = reports.instance_update(None, instance["uuid"],
+                                     {"vm_state": "active", "task_state": None},
+                                     expected_task_state=["spawning"])
+    assert stored is False
+    assert db.instance_get_by_uuid(instance["uuid"])["vm_state"] == "building"
+    assert reports.instance_update(None, instance["uuid"], {"power_state": 1},
+                                   expected_task_state=["deleting"]) is True
+
+
+def test_the_api_tells_a_host_its_instances_and_which_of_its_own_were_deleted(services):
+    instance = _instance()
+    gone = db.instance_create({"uuid": "7d1e0f4c-2b7a-4d3e-8c55-0f6e3c1a9b22", "name": "gone",
+                               "project_id": "p", "user_id": "u", "host": HOST,
+                               "vm_state": "active", "power_state": 1})
+    db.instance_destroy(gone["uuid"])
+    views = api_rpcapi.APIReportsAPI().get_instances_on_host(
+        None, HOST, uuids=[gone["uuid"], "00000000-0000-4000-8000-000000000000"])
+    by_uuid = {view["uuid"]: view for view in views}
+    assert set(by_uuid) == {instance["uuid"], gone["uuid"]}
+    assert by_uuid[instance["uuid"]] == {
+        "uuid": instance["uuid"], "name": "vm", "host": HOST, "project_id": "p",
+        "vm_state": "building", "task_state": "spawning", "power_state": 0}
+    assert by_uuid[gone["uuid"]]["vm_state"] == "deleted"
+
+
+def test_start_up_sync_over_rpc_errors_an_instance_that_vanished(services):
+    recorder, driver = services
+    instance = _instance()
+    db.instance_update(instance["uuid"], {"vm_state": "active", "task_state": None,
+                                          "power_state": 1})
+    recorder.manager.init_host()
+    stored = db.instance_get_by_uuid(instance["uuid"])
+    assert (stored["vm_state"], stored["power_state"]) == ("error", 0)
+    assert "vanished from the hypervisor" in stored["fault"]
+
+
+class ComputeManagerV10:
+    """A compute host not yet upgraded: RPC 1.0 methods only."""
+
+    target = messaging.Target(version="1.0")
+
+    def __init__(self, manager):
+        self.get_vnc_console = manager.get_vnc_console
+
+
+def test_a_client_capped_at_1_0_talks_to_a_1_0_host_and_refuses_new_calls(
+        fake_transport, database, conf):
+    conf.set_override("compute", "1.0", group="upgrade_levels")
+    driver = StubDriver()
+    old_host = service.RPCService(compute.TOPIC, HOST, [ComputeManagerV10(
+        compute_manager.ComputeManager(HOST, driver, api=RecordingAPI()))])
+    old_host.start()
+    try:
+        instance = _instance()
+        driver.running[instance["uuid"]] = 5901
+        client = compute_rpcapi.ComputeAPI()
+        ctxt = context.get_admin_context()
+        assert client.get_vnc_console(ctxt, instance, "novnc")["port"] == 5901
+        for call in (lambda: client.reboot_instance(ctxt, instance, "HARD"),
+                     lambda: client.get_console_output(ctxt, instance, 5)):
+            with pytest.raises(exception.NotImplementedByDriver) as raised:
+                call()
+            assert "[upgrade_levels] compute caps it at 1.0" in raised.value.message
+    finally:
+        old_host.stop()
+
+
+def test_a_host_capped_at_api_1_0_reports_without_expectations_and_skips_the_sync(
+        services, conf):
+    conf.set_override("api", "1.0", group="upgrade_levels")
+    instance = _instance()
+    reports = api_rpcapi.APIReportsAPI()
+    assert reports.get_instances_on_host(None, HOST) is None
+    db.instance_update(instance["uuid"], {"task_state": "deleting"})
+    reports.instance_update(None, instance["uuid"], {"power_state": 4},
+                            expected_task_state=["spawning"])
+    assert db.instance_get_by_uuid(instance["uuid"])["power_state"] == 4  # as 1.0 did

@@ -23,20 +23,37 @@ CONSOLE_URL_BASE = "http://proxy.example.com:6080/vnc_lite.html"
 
 
 class FakeComputeRPC:
-    """The compute RPC client: records casts; get_vnc_console answers like a host would,
-    or raises `console_error` when a test sets it."""
+    """The compute RPC client: records casts; get_vnc_console and get_console_output
+    answer like a host would, or raise `console_error` / `output_error` when a test sets
+    them; reboot_instance raises `reboot_error` when set."""
 
     def __init__(self):
         self.built = []
         self.terminated = []
+        self.rebooted = []
         self.console_error = None
+        self.output_error = None
+        self.reboot_error = None
         self.issued_tokens = 0
+        self.console_output = "line 1\nline 2\n"
+        self.output_requests = []
 
     def build_and_run_instance(self, ctxt, instance):
         self.built.append(instance["uuid"])
 
     def terminate_instance(self, ctxt, instance):
         self.terminated.append(instance["uuid"])
+
+    def reboot_instance(self, ctxt, instance, reboot_type):
+        if self.reboot_error is not None:
+            raise self.reboot_error
+        self.rebooted.append((instance["uuid"], reboot_type))
+
+    def get_console_output(self, ctxt, instance, tail_length):
+        if self.output_error is not None:
+            raise self.output_error
+        self.output_requests.append((instance["uuid"], tail_length))
+        return self.console_output
 
     def get_vnc_console(self, ctxt, instance, console_type):
         if self.console_error is not None:

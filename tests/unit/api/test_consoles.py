@@ -86,12 +86,6 @@ def test_consoles_we_do_not_serve_are_unavailable(client, make_server, compute_r
     assert compute_rpc.issued_tokens == 0
 
 
-def test_console_output_is_not_implemented(client, make_server):
-    response = client.post(action_path(make_server()), {"os-getConsoleOutput": {"length": 5}})
-    assert response.status_int == 501
-    assert response.json["notImplemented"]["code"] == 501
-
-
 def test_another_tenants_console_is_not_found(client, make_server, compute_rpc):
     server_id = make_server(BOB)
     for path, body in ((action_path(server_id), vnc_action()),

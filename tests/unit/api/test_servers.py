@@ -1,6 +1,7 @@
 """/v2.1/servers: Nova's shapes, validation and tenant isolation."""
 import hashlib
 
+import oslo_messaging as messaging
 import pytest
 
 from nova_console.db import api as db
@@ -132,6 +133,9 @@ def test_show_hides_the_compute_host_from_non_admins(client, make_server):
     ("active", "deleting", "ACTIVE"),
     ("error", None, "ERROR"),
     ("stopped", None, "SHUTOFF"),
+    ("active", "rebooting", "REBOOT"),
+    ("active", "rebooting_hard", "HARD_REBOOT"),
+    ("error", "rebooting", "ERROR"),
     ("no-such-state", None, "UNKNOWN"),
 ])
 def test_status_follows_nova_mapping(client, make_server, vm_state, task_state, status):
@@ -196,3 +200,95 @@ def test_deleting_a_server_twice_is_a_conflict(client, make_server):
 def test_an_admin_may_delete_another_tenants_server(client, make_server):
     server_id = make_server(BOB)
     assert client.delete(SERVERS + "/" + server_id, token=ADMIN).status_int == 204
+
+
+# --- the reboot action ---------------------------------------------------------------------
+
+def reboot(client, server_id, reboot_type="HARD", **kwargs):
+    return client.post(SERVERS + "/%s/action" % server_id, {"reboot": {"type": reboot_type}},
+                       **kwargs)
+
+
+@pytest.mark.parametrize("reboot_type,task_state,status", [
+    ("HARD", "rebooting_hard", "HARD_REBOOT"),
+    ("hard", "rebooting_hard", "HARD_REBOOT"),
+    ("Soft", "rebooting", "REBOOT"),
+    ("SOFT", "rebooting", "REBOOT"),
+])
+def test_reboot_answers_202_and_asks_the_host(client, make_server, compute_rpc, reboot_type,
+                                              task_state, status):
+    server_id = make_server()
+    response = reboot(client, server_id, reboot_type)
+    assert response.status_int == 202
+    assert response.body == b""
+    assert compute_rpc.rebooted == [(server_id, reboot_type.upper())]
+    server = client.get(SERVERS + "/" + server_id).json["server"]
+    assert (server["status"], server["OS-EXT-STS:task_state"]) == (status, task_state)
+
+
+@pytest.mark.parametrize("body", [
+    {"reboot": {}},
+    {"reboot": {"type": "WARM"}},
+    {"reboot": {"type": "HARD", "force": True}},
+    {"reboot": "HARD"},
+    {"reboot": {"type": 1}},
+], ids=["no-type", "unknown-type", "extra-key", "not-an-object", "type-not-a-string"])
+def test_reboot_validates_its_body_like_nova(client, make_server, compute_rpc, body):
+    response = client.post(SERVERS + "/%s/action" % make_server(), body)
+    assert response.status_int == 400
+    assert response.json["badRequest"]["message"].startswith(
+        "Invalid input for field/attribute")
+    assert compute_rpc.rebooted == []
+
+
+@pytest.mark.parametrize("vm_state,task_state,attr", [
+    ("building", "spawning", "vm_state"),
+    ("stopped", None, "vm_state"),
+    ("error", None, "vm_state"),
+    ("active", "deleting", "task_state"),
+], ids=["building", "shutoff", "error", "deleting"])
+def test_reboot_of_a_server_that_is_not_active_is_a_conflict(client, make_server, compute_rpc,
+                                                             vm_state, task_state, attr):
+    server_id = make_server()
+    db.instance_update(server_id, {"vm_state": vm_state, "task_state": task_state})
+    response = reboot(client, server_id)
+    assert response.status_int == 409
+    state = vm_state if attr == "vm_state" else task_state
+    assert response.json["conflictingRequest"]["message"] == (
+        "Cannot 'reboot' instance %s while it is in %s %s" % (server_id, attr, state))
+    assert compute_rpc.rebooted == []
+
+
+def test_a_hard_reboot_may_follow_a_reboot_in_progress_but_a_soft_one_may_not(
+        client, make_server, compute_rpc):
+    """Nova's rule: a hard reboot rescues a soft one that hangs."""
+    server_id = make_server()
+    assert reboot(client, server_id, "SOFT").status_int == 202
+    assert reboot(client, server_id, "SOFT").status_int == 409
+    assert reboot(client, server_id, "HARD").status_int == 202
+    assert reboot(client, server_id, "HARD").status_int == 202
+    assert [t for _, t in compute_rpc.rebooted] == ["SOFT", "HARD", "HARD"]
+
+
+def test_a_server_that_is_rebooting_may_be_deleted(client, make_server, compute_rpc):
+    server_id = make_server()
+    reboot(client, server_id)
+    assert client.delete(SERVERS + "/" + server_id).status_int == 204
+    assert compute_rpc.terminated == [server_id]
+
+
+def test_a_reboot_that_cannot_be_sent_leaves_the_server_as_it_was(client, make_server,
+                                                                  compute_rpc):
+    server_id = make_server()
+    compute_rpc.reboot_error = messaging.MessageDeliveryFailure("broker gone")
+    response = reboot(client, server_id)
+    assert response.status_int == 500
+    server = client.get(SERVERS + "/" + server_id).json["server"]
+    assert (server["status"], server["OS-EXT-STS:task_state"]) == ("ACTIVE", None)
+
+
+def test_reboot_of_another_tenants_server_is_not_found(client, make_server, compute_rpc):
+    server_id = make_server(BOB)
+    assert reboot(client, server_id).status_int == 404
+    assert reboot(client, server_id, token=ADMIN).status_int == 202
+    assert compute_rpc.rebooted == [(server_id, "HARD")]
