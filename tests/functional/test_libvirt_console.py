@@ -6,11 +6,11 @@ nova-novncproxy with the raw WebSocket RFB client; the desktop name libvirt give
 VNC server carries the server's name and uuid, which proves which domain it reached.
 """
 import os
+import shutil
 import tempfile
 
 import pytest
 
-from tests.functional import deployment as deployment_mod
 from tests.functional.test_driver_libvirt import libvirt, libvirtd  # noqa: F401 (fixture)
 from tests.functional.test_qemu_console import (console_output, read_screen, ready_line,
                                                 unique_name, wait_until_booted)
@@ -25,6 +25,7 @@ def cloud(module_deployments, libvirtd):  # noqa: F811 (the fixture imported abo
     yield module_deployments(label="libvirt", compute_hosts=(HOST,), conf={
         "DEFAULT": {"compute_driver": "libvirt"},
         "libvirt": {"connection_uri": libvirtd, "instances_path": instances_path}})
+    shutil.rmtree(instances_path, ignore_errors=True)
 
 
 def _domains_of(server_ids):
