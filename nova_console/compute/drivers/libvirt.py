@@ -42,7 +42,6 @@ group) and reads the console logs virtlogd writes (mode 0600, owned by root).
 """
 import collections
 import os
-import re
 import shutil
 import stat
 import threading
@@ -57,6 +56,7 @@ from nova_console import conf as nc_conf
 from nova_console import exception
 from nova_console.compute.drivers import base
 from nova_console.compute.drivers import guest
+from nova_console.compute.drivers import hosted
 from nova_console.compute.drivers import ports
 from nova_console.compute.drivers import qemu
 
@@ -73,13 +73,10 @@ NAMESPACE_PREFIX = "nova-console"
 CONSOLE_LOG = "console.log"
 CONSOLE_LOG_BACKUP = CONSOLE_LOG + ".0"  # virtlogd's most recent rotation
 
-_UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 # libvirt names its log file '<domain name>.log': a file name has at most 255 bytes.
 _NAME_BYTES_MAX = 150
 _DIR_MODE = 0o711  # QEMU's user may pass through, not list
 _POLL_INTERVAL = 0.05
-_SPAWN_ATTEMPTS = 3  # another program may take the serial port before QEMU listens
-_ADDRESS_IN_USE = "Address already in use"
 
 ElementTree.register_namespace(NAMESPACE_PREFIX, NAMESPACE)
 
@@ -187,16 +184,8 @@ class _Connection:
                 self._close_locked()
 
 
-class _Instance:
+class _Instance(hosted.HostedInstance):
     """One instance of ours: what its domain XML says, as the driver keeps it."""
-
-    def __init__(self, uuid, name, path, vnc_port=None, serial_port=None):
-        self.uuid = uuid
-        self.name = name
-        self.path = path
-        self.vnc_port = vnc_port
-        self.serial_port = serial_port
-        self.lock = threading.Lock()  # one destroy or reboot at a time
 
 
 #: What a domain's XML says about it, for the domains of ours (see _read_domain).
@@ -399,10 +388,11 @@ def _unreachable_dirs(path):
         current = parent
 
 
-class LibvirtDriver(base.ComputeDriver):
+class LibvirtDriver(hosted.HostedInstancesDriver):
     """Runs each instance as a libvirt domain; instances outlive the compute service."""
 
-    instances_survive_restart = True
+    _log = LOG
+    _hypervisor = "libvirt"
 
     def __init__(self):
         if libvirt is None:
@@ -411,16 +401,10 @@ class LibvirtDriver(base.ComputeDriver):
                               "libvirt-dev and pkg-config)")
         libvirt.registerErrorHandler(_ignore_libvirt_error, None)
         guest.template()  # no nasm, no guest: better said at start-up than at every spawn
-        self.serial_ports = ports.PortAllocator.from_option(
-            CONF.serial_console.proxyclient_address, CONF.serial_console.port_range,
-            "[serial_console] port_range")
-        self._serial_enabled = CONF.serial_console.enabled
+        super().__init__()
         self._instances_path = os.path.abspath(CONF.libvirt.instances_path)
         self._connection = _Connection(CONF.libvirt.connection_uri)
         self._host = CONF.host
-        self._lock = threading.Lock()
-        self._instances = {}  # uuid -> _Instance
-        self._building = set()  # uuids being spawned
 
     # -- service life --------------------------------------------------------------------
 
@@ -449,11 +433,8 @@ class LibvirtDriver(base.ComputeDriver):
                 except libvirt.libvirtError as exc:
                     LOG.error("Could not undefine the domain of instance %s: %s",
                               domain.uuid, exc)
-        for entry in sorted(os.listdir(self._instances_path)):
-            path = os.path.join(self._instances_path, entry)
-            if not (_UUID_RE.match(entry) and os.path.isdir(path)):
-                LOG.warning("Ignoring %s: not an instance directory", path)
-            elif entry not in adopted:
+        for entry, path in self._instance_dirs(self._instances_path):
+            if entry not in adopted:
                 LOG.info("Removing %s: no domain of libvirt is instance %s", path, entry)
                 shutil.rmtree(path, ignore_errors=True)
         LOG.info("libvirt driver on %s: %d running instance(s) adopted from %s", host,
@@ -467,36 +448,13 @@ class LibvirtDriver(base.ComputeDriver):
             LOG.error("Serial port %d of instance %s is also in the XML of instance %s",
                       instance.serial_port, instance.uuid,
                       self.serial_ports.held().get(instance.serial_port))
-        with self._lock:
-            self._instances[instance.uuid] = instance
-        LOG.info("Adopted running instance %s (%s): VNC port %s, serial port %s",
-                 instance.uuid, instance.name, instance.vnc_port, instance.serial_port)
+        self._adopted(instance)
 
     def cleanup_host(self, host):
-        with self._lock:
-            count = len(self._instances)
         self._connection.close()
-        LOG.info("libvirt driver on %s stops; its %d instance(s) keep running", host, count)
+        super().cleanup_host(host)
 
     # -- lifecycle -----------------------------------------------------------------------
-
-    def spawn(self, instance):
-        uuid = qemu.checked_uuid(instance)
-        name = str(instance.get("name") or uuid)
-        with self._lock:
-            if uuid in self._instances or uuid in self._building:
-                raise exception.Invalid(reason="instance %s is already running" % uuid)
-            self._building.add(uuid)
-        built = None
-        try:
-            built = self._build(uuid, name)
-        finally:
-            with self._lock:
-                self._building.discard(uuid)
-                if built is not None:
-                    self._instances[uuid] = built
-        LOG.info("Spawned instance %s (%s): VNC port %d, serial port %s", uuid, name,
-                 built.vnc_port, built.serial_port)
 
     def _build(self, uuid, name):
         path = self._instance_path(uuid)
@@ -513,19 +471,7 @@ class LibvirtDriver(base.ComputeDriver):
                 shutil.rmtree(path)
             self._make_dir(path)
             guest.build_image(name, path)
-            for attempt in range(1, _SPAWN_ATTEMPTS + 1):
-                if self._serial_enabled:
-                    instance.serial_port = self.serial_ports.allocate(uuid)
-                try:
-                    self._start(instance)
-                    return instance
-                except exception.InstanceDeployFailure as exc:
-                    if _ADDRESS_IN_USE not in exc.message or attempt == _SPAWN_ATTEMPTS:
-                        raise
-                    LOG.info("Serial port %s of instance %s was taken before QEMU could "
-                             "listen on it; trying another", instance.serial_port, uuid)
-                    self._remove_domain(instance)
-                    self._release_ports(instance)
+            return self._start_on_free_ports(instance)
         except BaseException as exc:
             self._remove_quietly(instance)
             if isinstance(exc, (guest.GuestImageError, OSError, libvirt.libvirtError)):
@@ -586,22 +532,13 @@ class LibvirtDriver(base.ComputeDriver):
                            % (host, instance.vnc_port, timeout))
             time.sleep(_POLL_INTERVAL)
 
-    def destroy(self, instance):
-        uuid = str(instance.get("uuid", "")).lower()
-        with self._lock:
-            known = self._instances.get(uuid)
-        if known is None:
-            return
-        with known.lock:
-            with self._lock:
-                if self._instances.get(uuid) is not known:
-                    return  # destroyed meanwhile
-            self._remove_domain(known)
-            with self._lock:
-                del self._instances[uuid]
-            self._release_ports(known)
-            shutil.rmtree(known.path, ignore_errors=True)
-        LOG.info("Destroyed instance %s (%s)", uuid, known.name)
+    def _port_taken(self, instance):
+        LOG.info("Serial port %s of instance %s was taken before QEMU could listen on it; "
+                 "trying another", instance.serial_port, instance.uuid)
+        self._remove_domain(instance)
+
+    def _teardown(self, known):
+        self._remove_domain(known)
 
     def _remove_domain(self, instance):
         """Stop and undefine the instance's domain; a readable error if libvirt cannot."""
@@ -625,28 +562,16 @@ class LibvirtDriver(base.ComputeDriver):
         self._release_ports(instance)
         shutil.rmtree(instance.path, ignore_errors=True)
 
-    def _release_ports(self, instance):
-        if instance.serial_port is not None:
-            self.serial_ports.release(instance.serial_port, instance.uuid)
-        instance.serial_port = None
-
-    def reboot(self, instance):
-        known = self._get(instance)
-        with known.lock:
-            try:
-                reset = self._connection.run(_reset, known.uuid, retry=False)
-            except libvirt.libvirtError as exc:
-                raise exception.NovaConsoleException(
-                    "Could not reset instance %s: %s" % (known.uuid, exc)) from exc
-            if not reset:
-                raise exception.InstanceNotRunning(instance_id=known.uuid)
-        LOG.info("Rebooted instance %s (%s)", known.uuid, known.name)
+    def _reset_guest(self, known):
+        try:
+            reset = self._connection.run(_reset, known.uuid, retry=False)
+        except libvirt.libvirtError as exc:
+            raise exception.NovaConsoleException(
+                "Could not reset instance %s: %s" % (known.uuid, exc)) from exc
+        if not reset:
+            raise exception.InstanceNotRunning(instance_id=known.uuid)
 
     # -- state ---------------------------------------------------------------------------
-
-    def list_instances(self):
-        with self._lock:
-            return list(self._instances)
 
     def get_power_state(self, instance):
         known = self._get(instance)
@@ -655,28 +580,18 @@ class LibvirtDriver(base.ComputeDriver):
 
     # -- consoles ------------------------------------------------------------------------
 
-    def get_vnc_console(self, instance):
-        known = self._running(self._get(instance))
+    def _vnc_port(self, known):
         if known.vnc_port is None:  # adopted while libvirt had not given it one yet
             found = self._libvirt(_describe_domain, known)
             known.vnc_port = found[1].vnc_port if found and found[1] else None
             if known.vnc_port is None:
                 raise exception.InstanceNotRunning(instance_id=known.uuid)
-        return base.ConsoleEndpoint(host=CONF.vnc.server_proxyclient_address,
-                                    port=known.vnc_port)
+        return known.vnc_port
 
-    def get_serial_console(self, instance):
-        known = self._get(instance)
-        if known.serial_port is None:
-            raise exception.ConsoleTypeUnavailable(console_type="serial")
-        self._running(known)
-        return base.ConsoleEndpoint(host=CONF.serial_console.proxyclient_address,
-                                    port=known.serial_port)
-
-    def get_console_output(self, instance):
-        known = self._get(instance)
-        return qemu.read_console_log(known.uuid, [os.path.join(known.path, CONSOLE_LOG_BACKUP),
-                                                  os.path.join(known.path, CONSOLE_LOG)])
+    @staticmethod
+    def _console_logs(known):
+        return [os.path.join(known.path, CONSOLE_LOG_BACKUP),
+                os.path.join(known.path, CONSOLE_LOG)]
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -691,14 +606,6 @@ class LibvirtDriver(base.ComputeDriver):
         except FileExistsError:
             return
         os.chmod(path, _DIR_MODE)
-
-    def _get(self, instance):
-        uuid = str(instance.get("uuid", "")).lower()
-        with self._lock:
-            known = self._instances.get(uuid)
-        if known is None:
-            raise exception.InstanceNotFound(instance_id=instance.get("uuid"))
-        return known
 
     def _libvirt(self, operation, known):
         """operation(connection, uuid) for a read; libvirt's errors made readable."""

@@ -25,7 +25,6 @@ adopted (nor signalled). What is left of other instances is removed.
 """
 import json
 import os
-import re
 import shlex
 import shutil
 import signal
@@ -40,6 +39,7 @@ from nova_console import conf as nc_conf
 from nova_console import exception
 from nova_console.compute.drivers import base
 from nova_console.compute.drivers import guest
+from nova_console.compute.drivers import hosted
 from nova_console.compute.drivers import ports
 
 CONF = nc_conf.CONF
@@ -52,18 +52,15 @@ PIDFILE = "qemu.pid"
 QEMU_LOG = "qemu.log"
 CONSOLE_LOG = "console.log"
 QMP_SOCKET = "qmp.sock"
-CONSOLE_OUTPUT_MAX = 1024 * 1024
+CONSOLE_OUTPUT_MAX = hosted.CONSOLE_OUTPUT_MAX
 SANDBOX = "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"
 
-_UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _DISPLAY_NAME_MAX = 255
 _POLL_INTERVAL = 0.02
 _QMP_TIMEOUT = 5.0
 _KILL_WAIT = 5.0
 _EXIT_GRACE = 0.5
-_SPAWN_ATTEMPTS = 3  # another program may take a port between our bind test and QEMU's
 _LOG_TAIL = 600
-_ADDRESS_IN_USE = "Address already in use"
 
 # QMP query-status -> power state
 _POWER_STATES = {
@@ -81,19 +78,17 @@ class _QMPError(Exception):
     """QEMU's control socket did not answer, or answered with an error."""
 
 
-class _Instance:
+class _Instance(hosted.HostedInstance):
     """One QEMU instance: its record plus, if we started it, its Popen."""
 
     def __init__(self, uuid, name, path, vnc_port, serial_port, pid, process=None):
-        self.uuid = uuid
-        self.name = name
-        self.path = path
-        self.vnc_port = vnc_port
-        self.serial_port = serial_port
+        super().__init__(uuid, name, path, vnc_port, serial_port)
         self.pid = pid
         self.process = process  # None for an instance adopted from a previous run
-        self.lock = threading.Lock()  # one destroy or reboot at a time
         self.qmp_lock = threading.Lock()  # QEMU serves one QMP client at a time
+
+    def describe(self):
+        return "QEMU pid %d, %s" % (self.pid, super().describe())
 
     def record(self):
         return {"uuid": self.uuid, "name": self.name, "vnc_port": self.vnc_port,
@@ -159,39 +154,15 @@ def is_instance_process(pid, uuid):
     return any(arg == b"-uuid" and value == wanted for arg, value in zip(args, args[1:]))
 
 
-def checked_uuid(instance):
-    """The instance's uuid in lower case; Invalid if it is not a UUID (it names files)."""
-    uuid = str(instance.get("uuid", "")).lower()
-    if not _UUID_RE.match(uuid):
-        raise exception.Invalid(reason="instance uuid %r is not a UUID" % instance.get("uuid"))
-    return uuid
+# Moved to hosted; still public here under their old names.
+checked_uuid = hosted.checked_uuid
+read_console_log = hosted.read_console_log
 
 
 def display_name(name):
     """The name for QEMU's -name (the VNC desktop name): no control characters, capped."""
     text = "".join("?" if ord(ch) < 32 or ch == "\x7f" else ch for ch in str(name))
     return text[:_DISPLAY_NAME_MAX]
-
-
-def read_console_log(uuid, paths):
-    """The last CONSOLE_OUTPUT_MAX bytes of the console log files `paths` (oldest first,
-    read as one), as text; a missing file reads as empty. For get_console_output."""
-    data = b""
-    for path in reversed(paths):
-        try:
-            with open(path, "rb") as log_file:
-                log_file.seek(0, os.SEEK_END)
-                log_file.seek(max(0, log_file.tell() - (CONSOLE_OUTPUT_MAX - len(data))))
-                data = log_file.read(CONSOLE_OUTPUT_MAX - len(data)) + data
-        except FileNotFoundError:
-            continue
-        except OSError as exc:
-            raise exception.NovaConsoleException(
-                "Could not read the console log of instance %s: %s"
-                % (uuid, exc.strerror or exc)) from exc
-        if len(data) >= CONSOLE_OUTPUT_MAX:
-            break
-    return data.decode("utf-8", "replace")
 
 
 def _opt(value):
@@ -291,10 +262,11 @@ def _wait_gone(pid, start_time, timeout):
     return True
 
 
-class QemuDriver(base.ComputeDriver):
+class QemuDriver(hosted.HostedInstancesDriver):
     """Runs each instance as a QEMU process; instances outlive the compute service."""
 
-    instances_survive_restart = True
+    _log = LOG
+    _hypervisor = "QEMU"
 
     def __init__(self):
         binary = CONF.qemu.binary
@@ -312,25 +284,15 @@ class QemuDriver(base.ComputeDriver):
         if self.vnc_ports.port_min < VNC_BASE_PORT:
             raise ValueError("[qemu] vnc_port_range %r starts below %d, QEMU's first VNC "
                              "port" % (CONF.qemu.vnc_port_range, VNC_BASE_PORT))
-        self.serial_ports = ports.PortAllocator.from_option(
-            CONF.serial_console.proxyclient_address, CONF.serial_console.port_range,
-            "[serial_console] port_range")
-        self._serial_enabled = CONF.serial_console.enabled
+        super().__init__()
         self._instances_dir = os.path.join(CONF.state_path, INSTANCES_DIR)
-        self._lock = threading.Lock()
-        self._instances = {}  # uuid -> _Instance
-        self._building = set()  # uuids being spawned
 
     # -- service life --------------------------------------------------------------------
 
     def init_host(self, host):
         os.makedirs(self._instances_dir, mode=0o700, exist_ok=True)
         adopted = 0
-        for entry in sorted(os.listdir(self._instances_dir)):
-            path = os.path.join(self._instances_dir, entry)
-            if not (_UUID_RE.match(entry) and os.path.isdir(path)):
-                LOG.warning("Ignoring %s: not an instance directory", path)
-                continue
+        for entry, path in self._instance_dirs(self._instances_dir):
             with self._lock:
                 if entry in self._instances:
                     continue
@@ -351,11 +313,7 @@ class QemuDriver(base.ComputeDriver):
                 if port is not None and not allocator.reserve(port, uuid):
                     LOG.error("Port %d of instance %s is also recorded for instance %s",
                               port, uuid, allocator.held().get(port))
-            with self._lock:
-                self._instances[uuid] = instance
-            LOG.info("Adopted running instance %s (%s): QEMU pid %d, VNC port %d, serial "
-                     "port %s", uuid, instance.name, pid, instance.vnc_port,
-                     instance.serial_port)
+            self._adopted(instance)
             return True
         if alive:
             LOG.warning("QEMU process %d of instance %s has no usable record in %s: "
@@ -370,30 +328,7 @@ class QemuDriver(base.ComputeDriver):
         shutil.rmtree(path, ignore_errors=True)
         return False
 
-    def cleanup_host(self, host):
-        with self._lock:
-            count = len(self._instances)
-        LOG.info("QEMU driver on %s stops; its %d instance(s) keep running", host, count)
-
     # -- lifecycle -----------------------------------------------------------------------
-
-    def spawn(self, instance):
-        uuid = checked_uuid(instance)
-        name = str(instance.get("name") or uuid)
-        with self._lock:
-            if uuid in self._instances or uuid in self._building:
-                raise exception.Invalid(reason="instance %s is already running" % uuid)
-            self._building.add(uuid)
-        built = None
-        try:
-            built = self._build(uuid, name)
-        finally:
-            with self._lock:
-                self._building.discard(uuid)
-                if built is not None:
-                    self._instances[uuid] = built
-        LOG.info("Spawned instance %s (%s): QEMU pid %d, VNC port %d, serial port %s", uuid,
-                 name, built.pid, built.vnc_port, built.serial_port)
 
     def _build(self, uuid, name):
         path = os.path.join(self._instances_dir, uuid)
@@ -401,19 +336,7 @@ class QemuDriver(base.ComputeDriver):
         instance = _Instance(uuid, name, path, None, None, None)
         try:
             guest.build_image(name, path)
-            for attempt in range(1, _SPAWN_ATTEMPTS + 1):
-                instance.vnc_port = self.vnc_ports.allocate(uuid)
-                if self._serial_enabled:
-                    instance.serial_port = self.serial_ports.allocate(uuid)
-                try:
-                    self._start(instance)
-                    return instance
-                except exception.InstanceDeployFailure as exc:
-                    if _ADDRESS_IN_USE not in exc.message or attempt == _SPAWN_ATTEMPTS:
-                        raise
-                    LOG.info("A port of instance %s was taken before QEMU could listen on "
-                             "it; trying other ports", uuid)
-                    self._release_ports(instance)
+            return self._start_on_free_ports(instance)
         except BaseException as exc:
             if instance.process is not None:
                 _kill(instance.process)
@@ -530,24 +453,18 @@ class QemuDriver(base.ComputeDriver):
             raise exception.InstanceDeployFailure(
                 instance_id=instance.uuid,
                 reason="QEMU's VNC server is on port %s, not %d: %s"
-                       % (vnc.get("service"), instance.vnc_port, _ADDRESS_IN_USE))
+                       % (vnc.get("service"), instance.vnc_port, hosted.ADDRESS_IN_USE))
 
-    def destroy(self, instance):
-        uuid = str(instance.get("uuid", "")).lower()
-        with self._lock:
-            known = self._instances.get(uuid)
-        if known is None:
-            return
-        with known.lock:
-            with self._lock:
-                if self._instances.get(uuid) is not known:
-                    return  # destroyed meanwhile
-            self._stop(known)
-            with self._lock:
-                del self._instances[uuid]
-            self._release_ports(known)
-            shutil.rmtree(known.path, ignore_errors=True)
-        LOG.info("Destroyed instance %s (%s)", uuid, known.name)
+    def _allocate_ports(self, instance):
+        instance.vnc_port = self.vnc_ports.allocate(instance.uuid)
+        super()._allocate_ports(instance)
+
+    def _port_taken(self, instance):
+        LOG.info("A port of instance %s was taken before QEMU could listen on it; trying "
+                 "other ports", instance.uuid)
+
+    def _teardown(self, known):
+        self._stop(known)
 
     def _stop(self, instance):
         """SIGTERM, then SIGKILL after [qemu] stop_timeout; returns once QEMU is gone."""
@@ -580,22 +497,18 @@ class QemuDriver(base.ComputeDriver):
                 "QEMU process %d of instance %s could not be stopped." % (pid, uuid))
 
     def _release_ports(self, instance):
-        for allocator, port in ((self.vnc_ports, instance.vnc_port),
-                                (self.serial_ports, instance.serial_port)):
-            if port is not None:
-                allocator.release(port, instance.uuid)
-        instance.vnc_port = instance.serial_port = None
+        if instance.vnc_port is not None:
+            self.vnc_ports.release(instance.vnc_port, instance.uuid)
+        instance.vnc_port = None
+        super()._release_ports(instance)
 
-    def reboot(self, instance):
-        known = self._get(instance)
-        with known.lock:
-            self._running(known)
-            try:
-                self._qmp(known, "system_reset")
-            except _QMPError as exc:
-                raise exception.NovaConsoleException(
-                    "Could not reset instance %s: %s" % (known.uuid, exc)) from exc
-        LOG.info("Rebooted instance %s (%s)", known.uuid, known.name)
+    def _reset_guest(self, known):
+        self._running(known)
+        try:
+            self._qmp(known, "system_reset")
+        except _QMPError as exc:
+            raise exception.NovaConsoleException(
+                "Could not reset instance %s: %s" % (known.uuid, exc)) from exc
 
     # -- state ---------------------------------------------------------------------------
 
@@ -621,34 +534,11 @@ class QemuDriver(base.ComputeDriver):
             return base.RUNNING
         return _POWER_STATES.get(status, base.NOSTATE)
 
-    # -- consoles ------------------------------------------------------------------------
-
-    def get_vnc_console(self, instance):
-        known = self._running(self._get(instance))
-        return base.ConsoleEndpoint(host=CONF.vnc.server_proxyclient_address,
-                                    port=known.vnc_port)
-
-    def get_serial_console(self, instance):
-        known = self._get(instance)
-        if known.serial_port is None:
-            raise exception.ConsoleTypeUnavailable(console_type="serial")
-        self._running(known)
-        return base.ConsoleEndpoint(host=CONF.serial_console.proxyclient_address,
-                                    port=known.serial_port)
-
-    def get_console_output(self, instance):
-        known = self._get(instance)
-        return read_console_log(known.uuid, [os.path.join(known.path, CONSOLE_LOG)])
-
     # -- helpers -------------------------------------------------------------------------
 
-    def _get(self, instance):
-        uuid = str(instance.get("uuid", "")).lower()
-        with self._lock:
-            known = self._instances.get(uuid)
-        if known is None:
-            raise exception.InstanceNotFound(instance_id=instance.get("uuid"))
-        return known
+    @staticmethod
+    def _console_logs(known):
+        return [os.path.join(known.path, CONSOLE_LOG)]
 
     @staticmethod
     def _running(known):
