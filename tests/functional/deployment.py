@@ -28,6 +28,7 @@ import urllib.parse
 
 import requests
 
+from nova_console.compute.drivers.conformance import wait_for
 from tests.functional import wsclient
 
 BIN_DIR = os.path.dirname(sys.executable)
@@ -73,18 +74,6 @@ def port_accepts(host, port, timeout=1.0):
             return True
     except OSError:
         return False
-
-
-def wait_for(predicate, timeout, interval=0.1, message="condition"):
-    """Poll predicate() until it returns something true; its value. AssertionError on timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError("timed out after %.0f s waiting for %s" % (timeout, message))
-        time.sleep(interval)
 
 
 def console_script(name):

@@ -19,29 +19,13 @@ from nova_console.compute.drivers import guest
 from nova_console.compute.drivers import loader
 from nova_console.compute.drivers import ports
 from nova_console.compute.drivers import qemu
+from tests.functional import deployment
 
 CONF = nc_conf.CONF
 DRIVER = "nova_console.compute.drivers.qemu:QemuDriver"
 LISTEN = "127.0.0.1"
 RANGE_SIZE = 8
 BOOT_TIMEOUT = 20.0
-
-
-def _qemu_processes_under(state_path):
-    """pids of live QEMU processes whose working directory is under `state_path`."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            cwd = os.readlink("/proc/%s/cwd" % entry)
-            with open("/proc/%s/cmdline" % entry, "rb") as cmdline:
-                args = cmdline.read().split(b"\0")
-        except OSError:
-            continue
-        if b"-uuid" in args and cwd.startswith(str(state_path)):
-            found.append(int(entry))
-    return found
 
 
 @pytest.fixture(autouse=True)
@@ -61,7 +45,7 @@ def qemu_host(conf, tmp_path):
                       group="serial_console")
     conf.set_override("start_timeout", 10.0, group="qemu")
     yield state_path
-    leaked = _qemu_processes_under(state_path)
+    leaked = deployment.instance_processes(state_path)
     for pid in leaked:
         os.kill(pid, signal.SIGKILL)
     assert leaked == [], "QEMU processes left running: %s" % leaked
@@ -132,7 +116,7 @@ def _assert_nothing_left(driver, state_path, instance):
     assert driver.vnc_ports.held() == {}
     assert driver.serial_ports.held() == {}
     assert not _instance_dir(state_path, instance).exists()
-    assert _qemu_processes_under(state_path) == []
+    assert deployment.instance_processes(state_path) == []
 
 
 def _kill_behind_the_drivers_back(driver, instance):
