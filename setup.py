@@ -4,7 +4,8 @@ from setuptools import find_packages, setup
 setup(
     name="nova_console",
     version="0.1.0",
-    description="Remote consoles (noVNC, ...) for virtual machines, Nova-compatible, over oslo.messaging",
+    description=("Remote consoles (noVNC, ...) for virtual machines, Nova-compatible, "
+                 "over oslo.messaging"),
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     license="Apache-2.0",

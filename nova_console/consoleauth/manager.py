@@ -12,6 +12,7 @@ from oslo_log import log as logging
 from nova_console import conf as nc_conf
 from nova_console.compute import rpcapi as compute_rpcapi
 from nova_console.db import api as db
+from nova_console import exception
 from nova_console import utils
 
 CONF = nc_conf.CONF
@@ -20,6 +21,14 @@ LOG = logging.getLogger(__name__)
 # What check_token hands to a proxy: where to connect, never the token itself.
 _PUBLIC_FIELDS = ("console_type", "host", "port", "tls_port", "internal_access_path",
                   "instance_uuid", "access_url_base", "expires")
+
+# Most tokens one check_tokens message may carry.
+MAX_TOKENS_PER_CHECK = 100
+
+
+def _port_check_key(row):
+    """What a port validation asks: (host, instance uuid, port, console type)."""
+    return (row["instance_host"], row["instance_uuid"], row["port"], row["console_type"])
 
 
 class SingleFlight:
@@ -72,7 +81,7 @@ class _Flight:
 
 
 class ConsoleAuthManager:
-    target = messaging.Target(version="1.0")
+    target = messaging.Target(version="1.1")
 
     def __init__(self, compute_api=None):
         self.compute_api = compute_api or compute_rpcapi.ComputeAPI()
@@ -93,15 +102,33 @@ class ConsoleAuthManager:
                  console_type, utils.mask_token(token), instance_uuid, host, port)
 
     def check_token(self, context, token):
-        if not isinstance(token, str) or not token:
+        return self.check_tokens(context, [token])[0]
+
+    def check_tokens(self, context, tokens):
+        """check_token for each of `tokens` (a proxy's concurrent checks travel in
+        one message): the connection details of each, or None, in the same order.
+        One query reads them all; each distinct console is validated with its
+        compute host once, all of them at the same time."""
+        if not isinstance(tokens, list) or len(tokens) > MAX_TOKENS_PER_CHECK:
+            raise exception.Invalid(reason="check_tokens takes a list of at most %d tokens"
+                                    % MAX_TOKENS_PER_CHECK)
+        hashes = [utils.hash_token(token) if isinstance(token, str) and token else None
+                  for token in tokens]
+        rows = db.console_tokens_get_valid_with_host(filter(None, hashes))
+        keys = {_port_check_key(row) for row in rows.values() if row["instance_host"]}
+        valid = self._ports_still_valid(context, sorted(keys))
+        return [self._verdict(token_hash, rows.get(token_hash), valid)
+                for token_hash in hashes]
+
+    @staticmethod
+    def _verdict(token_hash, row, valid_ports):
+        if token_hash is None:
             LOG.info("Rejected a request without a token")
             return None
-        token_hash = utils.hash_token(token)
-        row = db.console_token_get_valid_with_host(token_hash)
         if row is None:
             LOG.info("Token sha256:%s is unknown, expired or revoked", token_hash[:12])
             return None
-        if not self._port_still_valid(context, row):
+        if not row["instance_host"] or not valid_ports[_port_check_key(row)]:
             LOG.warning("Token sha256:%s points at port %s which is no longer the console "
                         "of instance %s", token_hash[:12], row["port"], row["instance_uuid"])
             return None
@@ -110,25 +137,33 @@ class ConsoleAuthManager:
                   row["instance_uuid"])
         return {field: row[field] for field in _PUBLIC_FIELDS}
 
-    def _port_still_valid(self, context, row):
-        """Ask the instance's compute host whether the port is still its console.
+    def _ports_still_valid(self, context, keys):
+        """{key: whether the port is still the console} for each (host, instance
+        uuid, port, console type) key, asking the compute hosts concurrently.
 
         A port freed by a deleted or migrated instance may be reused by another
         instance; without this check an old token would open that console.
-        A deleted instance, and any failure to ask, count as "no" (fail closed).
-        row["instance_host"] is the host of the live instance (None if deleted),
-        read in the same query as the token.
+        A deleted instance (no host: never asked), and any failure to ask, count
+        as "no" (fail closed).
 
-        Concurrent checks of the same instance, host, port and console type share
-        one call in flight (see SingleFlight): each caller still gets an answer the
-        compute host gave after that caller's token was read, give or take the
-        call's own transit time; no answer is ever reused once it has arrived.
+        Concurrent checks of the same key share one call in flight (see
+        SingleFlight): each caller still gets an answer the compute host gave
+        after that caller's token was read, give or take the call's own transit
+        time; no answer is ever reused once it has arrived.
         """
-        host = row["instance_host"]
-        if not host:
-            return False
-        key = (host, row["instance_uuid"], row["port"], row["console_type"])
-        return self._port_checks.call(key, self._ask_compute_host, context, *key)
+        valid = {}
+
+        def ask(key):
+            valid[key] = self._port_checks.call(key, self._ask_compute_host, context, *key)
+
+        others = [threading.Thread(target=ask, args=(key,)) for key in keys[1:]]
+        for thread in others:
+            thread.start()
+        if keys:
+            ask(keys[0])
+        for thread in others:
+            thread.join()
+        return valid
 
     def _ask_compute_host(self, context, host, instance_uuid, port, console_type):
         try:

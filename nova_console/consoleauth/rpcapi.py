@@ -1,4 +1,7 @@
 """Client side of the consoleauth RPC API."""
+import collections
+import threading
+
 import oslo_messaging as messaging
 
 from nova_console import conf as nc_conf
@@ -6,6 +9,12 @@ from nova_console import consoleauth
 from nova_console import rpc
 
 CONF = nc_conf.CONF
+
+# check_tokens messages of one client on their way at once; more concurrent checks
+# wait for the next message (see TokenCheckBatcher).
+MAX_BATCHES_IN_FLIGHT = 4
+# Tokens per check_tokens message (consoleauth takes up to 100).
+MAX_TOKENS_PER_BATCH = 50
 
 
 class ConsoleAuthAPI:
@@ -15,13 +24,15 @@ class ConsoleAuthAPI:
 
         * 1.0 - Initial version: authorize_console, check_token,
                 delete_tokens_for_instance.
+        * 1.1 - check_tokens: many tokens in one message.
     """
 
-    VERSION = "1.0"
+    VERSION = "1.1"
 
     def __init__(self):
         target = messaging.Target(topic=consoleauth.TOPIC, version=self.VERSION)
         self.client = rpc.get_client(target, version_cap=CONF.upgrade_levels.consoleauth)
+        self._batcher = TokenCheckBatcher(self._check_tokens)
 
     def authorize_console(self, ctxt, token, console_type, host, port, internal_access_path,
                           instance_uuid, access_url=None, tls_port=None):
@@ -32,10 +43,99 @@ class ConsoleAuthAPI:
             instance_uuid=instance_uuid, access_url=access_url, tls_port=tls_port)
 
     def check_token(self, ctxt, token):
-        return self.client.prepare().call(ctxt, "check_token", token=token)
+        """The token's connection details, or None. Checks made at the same time by
+        this process travel together in check_tokens messages (1.1), so a reconnect
+        storm costs consoleauth and the message bus a few messages, not one each."""
+        if not self.client.can_send_version("1.1"):
+            return self.client.prepare(version="1.0").call(ctxt, "check_token", token=token)
+        return self._batcher.check(ctxt, token)
+
+    def _check_tokens(self, ctxt, tokens):
+        return self.client.prepare(version="1.1").call(ctxt, "check_tokens", tokens=tokens)
 
     def delete_tokens_for_instance(self, ctxt, instance_uuid):
         # call, not cast: DELETE /servers/{id} answers only once no token of the
         # instance can open a console any more.
         return self.client.prepare().call(ctxt, "delete_tokens_for_instance",
                                           instance_uuid=instance_uuid)
+
+
+class _PendingCheck:
+    __slots__ = ("token", "ready", "batch", "result", "error")
+
+    def __init__(self, token):
+        self.token = token
+        self.ready = threading.Event()  # set once: the result is in, or `batch` is ours to send
+        self.batch = None
+        self.result = None
+        self.error = None
+
+
+class TokenCheckBatcher:
+    """Concurrent token checks of one process share messages.
+
+    A check that finds fewer than max_in_flight messages on their way is sent at
+    once, alone: a lone check waits for nothing. Checks arriving while
+    max_in_flight messages are out queue up; when a message's answer comes back,
+    the oldest queued check is woken to send the queue (up to max_batch tokens)
+    in the next message. Every caller gets its own token's answer, or the error
+    its message met (a timeout, a lost connection).
+    """
+
+    def __init__(self, send, max_in_flight=MAX_BATCHES_IN_FLIGHT,
+                 max_batch=MAX_TOKENS_PER_BATCH):
+        self._send = send  # send(ctxt, [token, ...]) -> [answer, ...]
+        self.max_in_flight = max_in_flight
+        self.max_batch = max_batch
+        self._lock = threading.Lock()
+        self._queue = collections.deque()
+        self._in_flight = 0
+
+    def check(self, ctxt, token):
+        pending = _PendingCheck(token)
+        with self._lock:
+            if self._in_flight < self.max_in_flight:
+                self._in_flight += 1
+                pending.batch = [pending]
+            else:
+                self._queue.append(pending)
+        if pending.batch is None:
+            pending.ready.wait()
+        if pending.batch is not None:  # this caller sends a message
+            self._send_batch(ctxt, pending.batch)
+        if pending.error is not None:
+            raise pending.error
+        return pending.result
+
+    def _send_batch(self, ctxt, batch):
+        results, error = [None] * len(batch), None
+        try:
+            answers = self._send(ctxt, [pending.token for pending in batch])
+            if not isinstance(answers, list) or len(answers) != len(batch):
+                raise messaging.MessagingException(
+                    "check_tokens answered %s for %d tokens" % (type(answers).__name__,
+                                                                len(batch)))
+            results = answers
+        except Exception as exc:
+            error = exc
+        except BaseException:  # this green thread is being killed: its batch must not hang
+            error = messaging.MessagingException("the token check was interrupted")
+            raise
+        finally:
+            self._hand_over()
+            for pending, result in zip(batch, results):
+                pending.result, pending.error, pending.batch = result, error, None
+                pending.ready.set()
+
+    def _hand_over(self):
+        """The message slot goes to the oldest queued check, which sends what is
+        queued; with nothing queued, the slot is free."""
+        with self._lock:
+            if not self._queue:
+                self._in_flight -= 1
+                return
+            leader = self._queue.popleft()
+            leader.batch = [leader]
+            while self._queue and len(leader.batch) < self.max_batch:
+                leader.batch.append(self._queue.popleft())
+        leader.ready.set()

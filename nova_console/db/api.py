@@ -101,29 +101,33 @@ def console_token_get_valid(token_hash, now=None):
         return _as_dict(session.scalars(query).first())
 
 
-def _token_with_host_statement():
-    """SELECT token columns + the live instance's host WHERE hash = :token_hash AND
+def _tokens_with_host_statement():
+    """SELECT token columns + the live instance's host WHERE hash IN :token_hashes AND
     expires > :now. Built once: check_token runs it on every console connection, and
     building and cache-keying a fresh statement cost more than running it."""
     token, instance = models.ConsoleAuthToken.__table__, models.Instance.__table__
     return (sa.select(*token.columns, instance.c.host.label("instance_host"))
             .select_from(token.outerjoin(instance, sa.and_(
                 instance.c.uuid == token.c.instance_uuid, instance.c.deleted == 0)))
-            .where(token.c.token_hash == sa.bindparam("token_hash"),
+            .where(token.c.token_hash.in_(sa.bindparam("token_hashes", expanding=True)),
                    token.c.expires > sa.bindparam("now")))
 
 
-_TOKEN_WITH_HOST = _token_with_host_statement()
+_TOKENS_WITH_HOST = _tokens_with_host_statement()
 
 
-def console_token_get_valid_with_host(token_hash, now=None):
-    """The unexpired token with this hash, plus 'instance_host': the host of its live
-    instance (None when the instance is deleted or unknown), in one query; or None."""
+def console_tokens_get_valid_with_host(token_hashes, now=None):
+    """{hash: row} for the unexpired tokens among token_hashes, each row with
+    'instance_host': the host of its live instance (None when the instance is
+    deleted or unknown); one query for all of them."""
+    token_hashes = list(set(token_hashes))
+    if not token_hashes:
+        return {}
     now = time.time() if now is None else now
     with get_engine().connect() as connection:
-        found = connection.execute(_TOKEN_WITH_HOST,
-                                   {"token_hash": token_hash, "now": now}).first()
-    return None if found is None else found._asdict()
+        found = connection.execute(_TOKENS_WITH_HOST,
+                                   {"token_hashes": token_hashes, "now": now})
+        return {row.token_hash: row._asdict() for row in found}
 
 
 def console_token_touch(token_hash, now=None):

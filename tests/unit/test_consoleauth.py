@@ -7,6 +7,7 @@ import pytest
 
 from nova_console.consoleauth import manager as consoleauth_manager
 from nova_console import context
+from nova_console import exception
 from nova_console.db import api as db
 from nova_console import utils
 
@@ -256,3 +257,45 @@ def test_single_flight_waiters_get_the_failure_value_when_the_leader_dies():
     leader.join(10)
     follower.join(10)
     assert sorted(results, key=str) == [False, "leader raised"]
+
+
+def test_check_tokens_answers_each_token_in_order(manager, compute):
+    good = _authorize(manager, token="tok-good-" + "g" * 23)
+    moved = _authorize(manager, token="tok-moved-" + "h" * 22, port=5902)
+    revoked = _authorize(manager, token="tok-revoked-" + "i" * 20)
+    db.console_token_delete(utils.hash_token(revoked))
+    results = manager.check_tokens(context.get_admin_context(),
+                                   [good, "unknown", moved, "", None, revoked, good])
+    assert [r and r["port"] for r in results] == [5901, None, None, None, None, None, 5901]
+    # One validation per distinct console, not per token.
+    assert sorted(call[1] for call in compute.calls) == [5901, 5902]
+
+
+def test_check_tokens_validates_distinct_consoles_at_the_same_time(instance):
+    compute = GatedCompute()
+    manager = consoleauth_manager.ConsoleAuthManager(compute_api=compute)
+    tokens = [_authorize(manager, token="tok-%d-%s" % (port, "j" * 24), port=port)
+              for port in (5901, 5902, 5903)]
+    arrivals = threading.Semaphore(0)
+    original = compute.validate_console_port
+
+    def counted(*args):
+        arrivals.release()
+        return original(*args)
+
+    compute.validate_console_port = counted
+    done = []
+    thread = threading.Thread(
+        target=lambda: done.append(manager.check_tokens(context.get_admin_context(), tokens)))
+    thread.start()
+    # All three calls are out before the first one is answered.
+    assert all(arrivals.acquire(timeout=10) for _ in range(3))
+    compute.gate.set()
+    thread.join(10)
+    assert [r and r["port"] for r in done[0]] == [5901, None, None]
+
+
+@pytest.mark.parametrize("tokens", ["tok", {"a": 1}, ["t"] * 101])
+def test_check_tokens_refuses_anything_but_a_bounded_list(manager, tokens):
+    with pytest.raises(exception.Invalid):
+        manager.check_tokens(context.get_admin_context(), tokens)

@@ -1,4 +1,5 @@
 """The RPC contracts over oslo.messaging's fake transport: real clients, real servers."""
+import threading
 import time
 
 import oslo_messaging as messaging
@@ -94,6 +95,64 @@ def test_console_token_round_trip_over_rpc(services):
     assert (checked["host"], checked["port"]) == ("10.0.0.5", 5901)
     del driver.running[instance["uuid"]]
     assert consoleauth_api.check_token(ctxt, info["token"]) is None
+
+
+class CountingConsoleAuth(consoleauth_manager.ConsoleAuthManager):
+    """consoleauth that counts the messages each method received."""
+
+    def __init__(self):
+        super().__init__()
+        self.messages = {"check_token": 0, "check_tokens": 0}
+
+    def check_token(self, ctxt, token):
+        self.messages["check_token"] += 1
+        # Not super().check_token(): it goes through check_tokens, which counts.
+        return consoleauth_manager.ConsoleAuthManager.check_tokens(self, ctxt, [token])[0]
+
+    def check_tokens(self, ctxt, tokens):
+        self.messages["check_tokens"] += 1
+        return super().check_tokens(ctxt, tokens)
+
+
+@pytest.mark.parametrize("cap, method", [(None, "check_tokens"), ("1.0", "check_token")])
+def test_concurrent_checks_over_rpc_each_get_their_own_answer(fake_transport, database, conf,
+                                                              cap, method):
+    """A 1.1 client batches concurrent checks into check_tokens; capped at 1.0 (an
+    old consoleauth during an upgrade) it sends one check_token each."""
+    conf.set_override("consoleauth", cap, group="upgrade_levels")
+    driver = StubDriver()
+    consoleauth_service = CountingConsoleAuth()
+    running = [service.RPCService(compute.TOPIC, HOST, [compute_manager.ComputeManager(
+                   HOST, driver, api=RecordingAPI())]),
+               service.RPCService(consoleauth.TOPIC, "ca-1", [consoleauth_service])]
+    for rpc_service in running:
+        rpc_service.start()
+    try:
+        instance = _instance()
+        driver.running[instance["uuid"]] = 5901
+        ctxt = context.get_admin_context()
+        tokens = ["tok-%02d-%s" % (i, "k" * 24) for i in range(12)]
+        for token in tokens:
+            consoleauth_service.authorize_console(ctxt, token, "novnc", "10.0.0.5", 5901,
+                                                  None, instance["uuid"])
+        tokens.append("unknown-token")
+        client = consoleauth_rpcapi.ConsoleAuthAPI()
+        results = {}
+        threads = [threading.Thread(target=lambda t=t: results.__setitem__(
+            t, client.check_token(context.get_admin_context(), t))) for t in tokens]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+    finally:
+        for rpc_service in running:
+            rpc_service.stop()
+    assert [results[t] and results[t]["port"] for t in tokens] == [5901] * 12 + [None]
+    assert consoleauth_service.messages[method] > 0
+    other = "check_token" if method == "check_tokens" else "check_tokens"
+    assert consoleauth_service.messages[other] == 0
+    if method == "check_tokens":  # 13 concurrent checks, at most 4 messages out at once
+        assert consoleauth_service.messages[method] < len(tokens)
 
 
 def test_compute_reports_reach_the_database(services):
