@@ -69,22 +69,32 @@ class BufferPool:
 
     Lending instead of owning keeps idle sessions free of buffers (a parked
     session holds none) without allocating and freeing hundreds of KiB per read.
-    At most `keep` free buffers are kept; more are left to the allocator.
+    At most `keep` free buffers are kept; more are left to the allocator. With a
+    `limit`, at most that many are lent at once: get() returns None beyond it.
     deque.append/pop are atomic, so hubs in several threads may share a pool.
     """
 
-    def __init__(self, size, keep=64):
+    def __init__(self, size, keep=64, limit=None):
         self.size = size
         self.keep = keep
         self._free = collections.deque()
+        # One ticket per buffer that may be out; None: no limit.
+        self._tickets = None if limit is None else collections.deque([None] * limit)
 
     def get(self):
+        if self._tickets is not None:
+            try:
+                self._tickets.pop()
+            except IndexError:
+                return None
         try:
             return self._free.pop()
         except IndexError:
             return bytearray(self.size)
 
     def put(self, buf):
+        if self._tickets is not None:
+            self._tickets.append(None)
         if len(self._free) < self.keep:
             self._free.append(buf)
 

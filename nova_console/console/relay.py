@@ -16,9 +16,11 @@ The byte path is lean on purpose (the proxy moves whole screens per second):
   socket. Elsewhere (TLS, other systems): the frame header is written into room
   kept in front of the payload, and header plus payload leave in one send: no
   copy, no join.
-* Client -> console: frames are parsed in place, the payload unmasked in place
-  (numpy when installed, else a big-int XOR) and compacted over the headers, so
-  many small frames become one write to the console server.
+* Client -> console: frames are parsed where they were read, and their payloads
+  unmasked (numpy when installed, else a big-int XOR) straight into the second
+  half of the same lent buffer, joined, so many frames become one write to the
+  console server. A client that keeps its socket full gets larger reads
+  (STREAM_READ_SIZE, from a bounded pool).
 * Back-pressure both ways: a direction reads again only once everything it
   read was written, so a slow reader on one side stops the other side from
   being read; the proxy never holds more than one buffer per direction, and
@@ -90,7 +92,21 @@ _MAX_CLIENT_HEADER = 14
 _NUMPY_MIN_BYTES = 256
 
 _TO_CLIENT_BUFFERS = concurrency.BufferPool(_HEADROOM + READ_SIZE)
-_TO_BACKEND_BUFFERS = concurrency.BufferPool(_MAX_CLIENT_HEADER + READ_SIZE)
+
+# Client -> console, a read and its unmasked payloads share one lent buffer: the
+# bytes read in the first half, the payloads written to the second, contiguous, for
+# one send (unmasking moves them anyway: the frame headers between them cost no copy).
+_TO_BACKEND_BUFFERS = concurrency.BufferPool(2 * (_MAX_CLIENT_HEADER + READ_SIZE), keep=32)
+
+# A client that keeps its socket full (a large clipboard paste, a file sent to a
+# serial console) reads this much at a time: fewer, larger reads (fewer wake-ups and
+# window updates) about halve the proxy's cost per byte. At most MAX_STREAM_BUFFERS
+# such reads are in flight in a process, which bounds their memory (64 MiB);
+# beyond that, a streaming session reads READ_SIZE.
+STREAM_READ_SIZE = 4 * 1024 * 1024
+MAX_STREAM_BUFFERS = 8
+_STREAM_BUFFERS = concurrency.BufferPool(2 * (_MAX_CLIENT_HEADER + STREAM_READ_SIZE), keep=2,
+                                         limit=MAX_STREAM_BUFFERS)
 
 # Bytes moved per splice(): one frame to the client at most this large.
 SPLICE_SIZE = 1024 * 1024
@@ -148,9 +164,6 @@ _PIPES = PipePool()
 # Chunks a streaming session moves before it lets the other sessions run.
 FAIR_CHUNKS = 4
 
-
-# Most data segments (frames of one read) written with one sendmsg(); more are joined.
-MAX_SEGMENTS = 16
 
 
 def _raw_socket(sock):
@@ -227,9 +240,10 @@ def _close_code_to_echo(payload):
     return CLOSE_PROTOCOL_ERROR
 
 
-def unmask(buf, start, end, key, phase):
-    """XOR buf[start:end] in place with the 4-byte mask key, the first byte of the
-    range being byte number `phase` of the frame's payload."""
+def unmask_into(src, start, end, key, phase, dst, at):
+    """XOR src[start:end] with the 4-byte mask key into dst[at:], the first byte
+    of the range being byte number `phase` of the frame's payload. dst may be src
+    (at <= start)."""
     size = end - start
     if size <= 0:
         return
@@ -238,36 +252,25 @@ def unmask(buf, start, end, key, phase):
         key = key[shift:] + key[:shift]
     if numpy is not None and size >= _NUMPY_MIN_BYTES:
         words = size >> 2
-        array = numpy.frombuffer(buf, dtype=numpy.uint32, count=words, offset=start)
-        numpy.bitwise_xor(array, numpy.frombuffer(key, dtype=numpy.uint32)[0], out=array)
+        numpy.bitwise_xor(numpy.frombuffer(src, numpy.uint32, words, start),
+                          numpy.frombuffer(key, numpy.uint32)[0],
+                          out=numpy.frombuffer(dst, numpy.uint32, words, at))
         for i in range(words << 2, size):
-            buf[start + i] ^= key[i & 3]
+            dst[at + i] = src[start + i] ^ key[i & 3]
         return
     keystream = key * ((size >> 2) + 1)
-    masked = int.from_bytes(buf[start:end], sys.byteorder)
-    buf[start:end] = (masked ^ int.from_bytes(keystream[:size], sys.byteorder)).to_bytes(
+    masked = int.from_bytes(src[start:end], sys.byteorder)
+    dst[at:at + size] = (masked ^ int.from_bytes(keystream[:size], sys.byteorder)).to_bytes(
         size, sys.byteorder)
 
 
-def compact(buf, segments):
-    """Move the segments of buf to its front, in order; their total size."""
-    write = 0
-    for start, stop in segments:
-        size = stop - start
-        if write != start:
-            buf[write:write + size] = buf[start:stop]
-        write += size
-    return write
-
-
 class FrameReader:
-    """Incremental, in-place parser of client frames.
+    """Incremental parser of client frames.
 
     feed() takes a buffer whose first bytes are the ones handed back by
     take_leftover() (an incomplete header from the previous read) followed by
-    newly read bytes, unmasks every data payload in place, moves it to the front
-    of the buffer and returns how many data bytes are there, plus the control
-    frames that completed.
+    newly read bytes, and writes the data payloads, unmasked and joined, to an
+    output buffer (or to the front of the same buffer).
     """
 
     def __init__(self, max_message_bytes=MAX_MESSAGE_BYTES):
@@ -294,16 +297,13 @@ class FrameReader:
             self._leftover = b""
         return size
 
-    def feed(self, buf, end):
-        """(data bytes now at buf[:n], [(opcode, payload) of complete control frames])."""
-        segments, controls = self.feed_segments(buf, end)
-        return compact(buf, segments), controls
-
-    def feed_segments(self, buf, end):
-        """Like feed(), but leaves the unmasked data where it is: ([(start, stop) of
-        data in buf, in order], [(opcode, payload) of complete control frames])."""
-        pos = 0
-        segments = []
+    def feed(self, buf, end, out=None):
+        """Parse buf[:end]; returns (n, controls): the data payloads, unmasked, are
+        at out[:n] (out is buf itself when not given), controls the (opcode,
+        payload) of the control frames that completed."""
+        if out is None:
+            out = buf
+        pos = written = 0
         controls = []
         while pos < end:
             if not self._in_frame:
@@ -318,14 +318,13 @@ class FrameReader:
                         break
                 continue
             take = min(self._left, end - pos)
-            unmask(buf, pos, pos + take, self._key, self._done)
             if self._control is None:
-                if segments and segments[-1][1] == pos:
-                    segments[-1] = (segments[-1][0], pos + take)
-                else:
-                    segments.append((pos, pos + take))
+                unmask_into(buf, pos, pos + take, self._key, self._done, out, written)
+                written += take
             else:
-                self._control += buf[pos:pos + take]
+                control = bytearray(take)
+                unmask_into(buf, pos, pos + take, self._key, self._done, control, 0)
+                self._control += control
             pos += take
             self._left -= take
             self._done += take
@@ -333,7 +332,7 @@ class FrameReader:
                 self._end_frame(controls)
                 if controls and controls[-1][0] == OP_CLOSE:
                     break  # nothing after a close frame counts
-        return segments, controls
+        return written, controls
 
     def _start_frame(self, buf, pos, end):
         """Parse the header at buf[pos:]; its size, or None while incomplete."""
@@ -544,8 +543,9 @@ class Relay:
         client, reader = self.client_sock, self._reader
         raw = _raw_socket(client)
         early, self._already_read = self._already_read, b""
-        more = False  # the last read filled the buffer: more bytes are likely waiting
-        chunks = 0    # reads since this green thread last waited
+        more = False       # the last read filled its room: more bytes are likely waiting
+        streaming = False  # the client keeps its socket full: read STREAM_READ_SIZE
+        chunks = 0         # reads since this green thread last waited
         try:
             while True:
                 if early:
@@ -556,7 +556,12 @@ class Relay:
                 elif chunks >= FAIR_CHUNKS:
                     concurrency.sleep(0)  # a streaming client lets the others run
                     chunks = 0
-                buf = _TO_BACKEND_BUFFERS.get()
+                pool = _STREAM_BUFFERS if streaming else _TO_BACKEND_BUFFERS
+                buf = pool.get()
+                if buf is None:  # MAX_STREAM_BUFFERS are out: read the usual size
+                    pool, buf = _TO_BACKEND_BUFFERS, _TO_BACKEND_BUFFERS.get()
+                # The read goes to buf[:room], its unmasked payloads to buf[room:].
+                room = len(buf) // 2
                 try:
                     with memoryview(buf) as view:
                         start = reader.take_leftover(buf)
@@ -566,24 +571,26 @@ class Relay:
                             early = b""
                         elif raw is not None:
                             try:
-                                size = raw.recv_into(view[start:])
+                                size = raw.recv_into(view[start:room])
                             except BlockingIOError:  # nothing after all: wait for it
                                 reader.give_back_leftover(buf, start)
-                                more = False
+                                more = streaming = False
                                 continue
                         else:
-                            size = client.recv_into(view[start:])
+                            size = client.recv_into(view[start:room])
                         if not size:
                             break
-                        more = start + size == len(buf)
+                        more = start + size == room
+                        streaming = more or size > READ_SIZE
                         chunks += 1
                         if self._closing:
                             continue  # the session is over: drop what still comes
-                        segments, controls = reader.feed_segments(buf, start + size)
-                        if segments:
-                            self.bytes_to_backend += self._send_to_backend(view, segments)
+                        unmasked, controls = reader.feed(buf, start + size, view[room:])
+                        if unmasked:
+                            self.backend_sock.sendall(view[room:room + unmasked])
+                            self.bytes_to_backend += unmasked
                 finally:
-                    _TO_BACKEND_BUFFERS.put(buf)
+                    pool.put(buf)
                 close = self._answer_controls(controls)
                 if close is not None:
                     reason, code = "client closed the WebSocket", close
@@ -593,37 +600,6 @@ class Relay:
         except Exception as exc:  # any socket error ends the session
             reason = "client->backend: %s" % (exc.__class__.__name__,)
         self._finish(reason, code)
-
-    def _send_to_backend(self, view, segments):
-        """Write the data segments of view to the console server, all of it; the bytes
-        written. A few segments (whole frames of a read) leave in one sendmsg(), with
-        no copy to join them; many small ones are compacted and written at once."""
-        raw = _raw_socket(self.backend_sock)
-        if len(segments) == 1 or raw is None or len(segments) > MAX_SEGMENTS:
-            start, stop = segments[0]
-            if len(segments) > 1:
-                start, stop = 0, compact(view, segments)
-            self.backend_sock.sendall(view[start:stop])
-            return stop - start
-        parts = [view[start:stop] for start, stop in segments]
-        total = sum(stop - start for start, stop in segments)
-        try:
-            while parts:
-                try:
-                    sent = raw.sendmsg(parts)
-                except BlockingIOError:
-                    hubs.trampoline(raw.fileno(), write=True)
-                    continue
-                while sent:
-                    if sent >= len(parts[0]):
-                        sent -= len(parts.pop(0))
-                    else:
-                        parts[0] = parts[0][sent:]
-                        sent = 0
-        finally:
-            for part in parts:
-                part.release()
-        return total
 
     def _answer_controls(self, controls):
         """Pong every ping; the close code to echo if the client closed, else None."""

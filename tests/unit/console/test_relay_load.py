@@ -16,6 +16,7 @@ import time
 import pytest
 
 from nova_console import conf as nc_conf
+from nova_console.console import concurrency
 from nova_console.console import novnc
 from nova_console.console import relay
 from nova_console.console import server as proxy_server
@@ -200,3 +201,80 @@ def test_frame_reader_bounds_and_unmasks_split_frames():
     buf = bytearray(header)
     with pytest.raises(relay.MessageTooBig):
         reader.feed(buf, len(buf))
+
+
+class CountingPool(concurrency.BufferPool):
+    """A BufferPool that records how many of its buffers were out at most."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.out = self.most_out = self.lent = 0
+
+    def get(self):
+        buf = super().get()
+        if buf is not None:
+            self.out += 1
+            self.lent += 1
+            self.most_out = max(self.most_out, self.out)
+        return buf
+
+    def put(self, buf):
+        self.out -= 1
+        super().put(buf)
+
+
+class SinkConsole:
+    """A console server that reads everything and keeps its sha256."""
+
+    def __init__(self):
+        self.received = 0
+        self.digest = hashlib.sha256()
+        self.backend = fakes.Backend(self._sink)
+
+    def _sink(self, conn, _backend):
+        while True:
+            data = conn.recv(1 << 20)
+            if not data:
+                return
+            self.received += len(data)
+            self.digest.update(data)
+
+
+def test_streaming_clients_get_large_reads_and_their_bytes_arrive_intact(proxy_process,
+                                                                       monkeypatch):
+    """Clients pushing data as fast as they can (a large paste) are read
+    STREAM_READ_SIZE at a time, never more such reads at once than the pool's
+    limit; the sessions left out read the usual size. Every byte arrives, in order."""
+    server, checker = proxy_process
+    pool = CountingPool(relay._STREAM_BUFFERS.size, keep=1, limit=2)
+    monkeypatch.setattr(relay, "_STREAM_BUFFERS", pool)
+    sessions, mib = 4, 24
+    burst = [os.urandom(64 * 1024) for _ in range(16)]  # 1 MiB in 64 KiB frames
+    expected = hashlib.sha256(b"".join(burst) * mib).hexdigest()
+    consoles = [SinkConsole() for _ in range(sessions)]
+
+    def upload(console):
+        client = fakes.WSClient(server.address[1], timeout=30)
+        assert client.handshake("/?token=%s" % checker.add(console.backend.port)).status == 101
+        frames = b"".join(fakes.encode_frame(0x2, payload) for payload in burst)
+        for _ in range(mib):
+            client.send_raw(frames)
+        client.close()
+
+    threads = [threading.Thread(target=upload, args=(c,)) for c in consoles]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        deadline = time.monotonic() + 30
+        while (any(c.received < mib << 20 for c in consoles)
+               and time.monotonic() < deadline):
+            time.sleep(0.05)
+        assert [c.received for c in consoles] == [mib << 20] * sessions
+        assert [c.digest.hexdigest() for c in consoles] == [expected] * sessions
+        assert pool.lent > 0, "no streaming read was made"
+        assert pool.most_out <= 2
+    finally:
+        for console in consoles:
+            console.backend.stop()
