@@ -1,8 +1,11 @@
 """check_token throughput of the deployment's consoleauth over RabbitMQ: CALLERS green
 threads call check_token back to back (valid tokens, so every call also makes
-consoleauth ask the compute host, validate_console_port) for SECONDS. Prints JSON.
+consoleauth ask the compute host, validate_console_port) for SECONDS, through
+consoleauth's RPC client as a proxy uses it: concurrent checks share
+check_tokens messages. With --per-message the client is capped at consoleauth
+1.0: one check_token message per check. Prints JSON.
 
-    python check_token_load.py CONFIG_FILE TOKEN_FILE CALLERS SECONDS
+    python check_token_load.py CONFIG_FILE TOKEN_FILE CALLERS SECONDS [--per-message]
 """
 import eventlet
 
@@ -21,6 +24,8 @@ from nova_console.consoleauth import rpcapi  # noqa: E402
 def main():
     conf_file, token_file, callers, seconds = sys.argv[1:5]
     config.parse_args([sys.argv[0], "--config-file", conf_file])
+    if "--per-message" in sys.argv[5:]:
+        config.CONF.set_override("consoleauth", "1.0", group="upgrade_levels")
     rpc.init()
     tokens = [line.strip() for line in open(token_file) if line.strip()]
     api = rpcapi.ConsoleAuthAPI()

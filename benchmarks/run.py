@@ -170,25 +170,67 @@ def start_proxy(processes, deployment, workers):
     return process
 
 
-def measure_client_to_server(args, deployment, websockify_url):
-    """Median MB/s and median per-round ratio to direct TCP, rounds interleaved."""
-    targets = {"direct": {"tcp": ("127.0.0.1", deployment.rfb_port)},
-               "websockify": {"url": websockify_url},
-               "nova_console": None}
-    rounds = {name: [] for name in targets}
+def start_tcp_relay(processes, rfb_port):
+    """tcp_relay.py in front of the RFB server: the reference for one bare relay hop."""
+    process = processes.start("tcp-relay", [sys.executable, os.path.join(HERE, "tcp_relay.py"),
+                                            "0", "127.0.0.1", str(rfb_port)],
+                              stdout=subprocess.PIPE)
+    line = process.stdout.readline().decode().split()
+    if not line or line[0] != "LISTENING":
+        raise RuntimeError("tcp_relay.py did not start")
+    return process, int(line[1])
+
+
+def interleaved(args, targets, measure):
+    """measure(target) for every target, args.rounds rounds in a rotating order;
+    {name: {MBps: median, ratio: median of per-round ratios to "direct", rounds}}."""
+    names = list(targets)
+    rounds = {name: [] for name in names}
     for index in range(args.rounds):
-        order = list(targets)[index % 3:] + list(targets)[:index % 3]
-        for name in order:
-            target = targets[name] or {"url": "ws://127.0.0.1:%d/?token=%s" % (
-                deployment.proxy_port, deployment.issue_token())}
-            rounds[name].append(rfbclient.client_to_server_throughput(
-                seconds=args.c2s_seconds, **target)["MBps"])
+        shift = index % len(names)
+        for name in names[shift:] + names[:shift]:
+            rounds[name].append(measure(targets[name]()))
     result = {}
     for name, values in rounds.items():
         ratios = [v / d for v, d in zip(values, rounds["direct"])]
         result[name] = {"MBps": statistics.median(values), "ratio": statistics.median(ratios),
                         "rounds": values}
     return result
+
+
+def measure_client_to_server(args, deployment, websockify_url, relay_port):
+    """Masked frames to the RFB server: direct TCP, the bare relay (plain bytes),
+    websockify and nova_console."""
+    targets = {
+        "direct": lambda: {"tcp": ("127.0.0.1", deployment.rfb_port)},
+        "bare relay": lambda: {"tcp": ("127.0.0.1", relay_port)},
+        "websockify": lambda: {"url": websockify_url},
+        "nova_console": lambda: {"url": "ws://127.0.0.1:%d/?token=%s" % (
+            deployment.proxy_port, deployment.issue_token())}}
+    return interleaved(args, targets, lambda target: rfbclient.client_to_server_throughput(
+        seconds=args.c2s_seconds, **target)["MBps"])
+
+
+def measure_server_to_client(args, deployment, relay_port, workdir):
+    """../shared/bench's throughput test (full-screen updates, one at a time) through
+    direct TCP, the bare relay and nova_console, in rounds of their own."""
+    out = os.path.join(workdir, "s2c.json")
+
+    def throughput(target):
+        subprocess.run([os.path.join(args.bench_home, "venv", "bin", "python"),
+                        os.path.join(args.bench, "wsclient.py"), *target, "--tests",
+                        "throughput", "--max-seconds", str(args.c2s_seconds), "--frames",
+                        "1000000", "--quiet", "--json", out],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        with open(out) as results:
+            return json.load(results)["throughput"]["MBps"]
+
+    targets = {
+        "direct": lambda: ["--tcp", "127.0.0.1:%d" % deployment.rfb_port],
+        "bare relay": lambda: ["--tcp", "127.0.0.1:%d" % relay_port],
+        "nova_console": lambda: ["--ws-url", "ws://127.0.0.1:%d/?token=%s" % (
+            deployment.proxy_port, deployment.issue_token())]}
+    return interleaved(args, targets, throughput)
 
 
 def measure_idle_sessions(args, deployment, processes, proxy):
@@ -214,7 +256,10 @@ def measure_idle_sessions(args, deployment, processes, proxy):
     return result
 
 
-def measure_check_token(args, deployment, workdir):
+def measure_check_token(args, deployment, workdir, per_message=False):
+    """check_token_load.py against the deployment's consoleauth. per_message: the
+    client capped at consoleauth 1.0, one check_token message per check (what a
+    process sees from callers that are not in one process, or an old client)."""
     token_file = os.path.join(workdir, "check_token_tokens.txt")
     with open(token_file, "w") as tokens:
         for _ in range(args.callers):
@@ -223,11 +268,12 @@ def measure_check_token(args, deployment, workdir):
     cpu_before = process_cpu_seconds(consoleauth)
     output = subprocess.run(
         [sys.executable, os.path.join(HERE, "check_token_load.py"), deployment.conf,
-         token_file, str(args.callers), str(args.check_token_seconds)],
+         token_file, str(args.callers), str(args.check_token_seconds)]
+        + (["--per-message"] if per_message else []),
         check=True, capture_output=True, text=True).stdout
     result = json.loads(output.strip().splitlines()[-1])
-    # consoleauth's own CPU per accepted check (warm-up calls included, so a bit high):
-    # the rate one consoleauth process sustains with a core of its own is 1000 / this.
+    # consoleauth's own CPU per check (warm-up calls included, so a bit high): the
+    # rate one consoleauth process sustains with a core of its own is 1000 / this.
     calls = result["ok"] + result["refused"] + args.callers
     result["consoleauth_cpu_ms_per_call"] = round(
         1000 * (process_cpu_seconds(consoleauth) - cpu_before) / max(calls, 1), 2)
@@ -289,13 +335,22 @@ def table(peers, extra, args, meta):
         "%s (%s MB/s)" % (fmt(100 * (t_wsfy[1] or 0), 0, " %"), fmt(t_wsfy[0], 0)),
         "100 %% (%s MB/s)" % fmt(t_direct[0], 0), t_ours[1] is not None and t_ours[1] >= 0.75)
     c2s = extra.get("client_to_server", {})
+
+    def share(result, name):
+        entry = result.get(name, {})
+        return "%s (%s MB/s)" % (fmt(100 * entry.get("ratio", 0), 0, " %"),
+                                 fmt(entry.get("MBps"), 0))
     row("client→server (masked frames) throughput, share of direct TCP", "≥ 60 %",
-        "%s (%s MB/s)" % (fmt(100 * c2s.get(ours, {}).get("ratio", 0), 0, " %"),
-                          fmt(c2s.get(ours, {}).get("MBps"), 0)),
-        "%s (%s MB/s)" % (fmt(100 * c2s.get(wsfy, {}).get("ratio", 0), 0, " %"),
-                          fmt(c2s.get(wsfy, {}).get("MBps"), 0)),
+        share(c2s, ours), share(c2s, wsfy),
         "100 %% (%s MB/s)" % fmt(c2s.get("direct", {}).get("MBps"), 0),
         c2s.get(ours, {}).get("ratio", 0) >= 0.60)
+    s2c = extra.get("server_to_client", {})
+    row("reference, server→client: a bare relay hop (tcp_relay.py: plain TCP, splice, "
+        "no WebSocket) vs nova_console, rounds of their own", "–",
+        "%s; bare relay %s" % (share(s2c, ours), share(s2c, "bare relay")), "-",
+        "100 %% (%s MB/s)" % fmt(s2c.get("direct", {}).get("MBps"), 0), None)
+    row("reference, client→server: the bare relay hop (copies, no unmasking), same rounds "
+        "as above", "–", "bare relay %s" % share(c2s, "bare relay"), "-", "-", None)
     idle = extra.get("idle", {})
     row("idle sessions held at once by one proxy process (all handshakes ok)", "≥ 9,000",
         "%s of %s ok" % (idle.get("opened", "-"), idle.get("sessions", "-")),
@@ -336,11 +391,13 @@ def table(peers, extra, args, meta):
     row("console URL issued by the API (two RPC hops), median / p99", "≤ 15 ms median",
         "%s / %s ms" % (fmt(url.get("median_ms"), 2), fmt(url.get("p99_ms"), 2)), "-", "-",
         (url.get("median_ms") or 99) <= 15)
-    ct = extra.get("check_token", {})
+    ct, per_message = extra.get("check_token", {}), extra.get("check_token_per_message", {})
     row("check_token throughput, one consoleauth process, %d callers" % args.callers,
-        "≥ 1,000 / s", "%s / s (%s refused, %s errors; consoleauth CPU %s ms per call)" % (
+        "≥ 1,000 / s", "%s / s (%s refused, %s errors; consoleauth CPU %s ms per check); "
+        "one message per check ([upgrade_levels] consoleauth = 1.0): %s / s (%s ms)" % (
             fmt(ct.get("per_second"), 0), ct.get("refused", "-"), ct.get("errors", "-"),
-            fmt(ct.get("consoleauth_cpu_ms_per_call"), 2)),
+            fmt(ct.get("consoleauth_cpu_ms_per_call"), 2), fmt(per_message.get("per_second"), 0),
+            fmt(per_message.get("consoleauth_cpu_ms_per_call"), 2)),
         "-", "-", (ct.get("per_second") or 0) >= 1000)
     lines = ["# nova_console proxy benchmark (%s)" % meta["date"], "",
              "Machine: %s, %d cores, %s GiB, load average %s at start, %s at end. Python %s. "
@@ -410,18 +467,25 @@ def main():
         rfb = start_rfbserver(args, processes, deployment.rfb_port)
         websockify, websockify_url = start_websockify(args, processes, workdir,
                                                       deployment.rfb_port)
+        relay, relay_port = start_tcp_relay(processes, deployment.rfb_port)
         proxy = start_proxy(processes, deployment, args.workers)
         log("client->server throughput")
-        extra["client_to_server"] = measure_client_to_server(args, deployment, websockify_url)
+        extra["client_to_server"] = measure_client_to_server(args, deployment, websockify_url,
+                                                             relay_port)
+        log("server->client throughput beside the bare relay")
+        extra["server_to_client"] = measure_server_to_client(args, deployment, relay_port,
+                                                             workdir)
         log("console URL latency")
         extra["console_url"] = measure_console_url(deployment, args.url_calls)
         log("check_token throughput")
         extra["check_token"] = measure_check_token(args, deployment, workdir)
+        extra["check_token_per_message"] = measure_check_token(args, deployment, workdir,
+                                                               per_message=True)
         processes.stop(proxy)
         log("idle sessions: %d through one fresh proxy process" % args.idle_sessions)
         proxy = start_proxy(processes, deployment, 1)
         extra["idle"] = measure_idle_sessions(args, deployment, processes, proxy)
-        del rfb, websockify
+        del rfb, websockify, relay
     finally:
         processes.stop_all()
         deployment.stop()

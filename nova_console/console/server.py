@@ -15,6 +15,7 @@ from eventlet.green import ssl as green_ssl
 from oslo_log import log as logging
 
 from nova_console import conf as nc_conf
+from nova_console import context as nc_context
 from nova_console.console import concurrency
 from nova_console.console import relay
 from nova_console.consoleauth import rpcapi as consoleauth_rpcapi
@@ -125,6 +126,7 @@ class ConsoleProxyServer:
                  " (TLS only)" if self.ssl_only else
                  " (TLS and plain)" if self.ssl_context else "")
         self._pool = concurrency.GreenPool(size=1_000_000)
+        self._pool.spawn_n(self._warm_up)
         while not self._stopping.is_set():
             try:
                 conn, client_address = self._listener.accept()
@@ -141,6 +143,16 @@ class ConsoleProxyServer:
         self._end_sessions()
         self._listener.close()
         LOG.info("%s stopped listening", self.handler_class.__name__)
+
+    def _warm_up(self):
+        """Open the RPC connections and reply queue now, not in the first session."""
+        warm_up = getattr(self.token_checker, "warm_up", None)
+        if warm_up is None:
+            return
+        try:
+            warm_up(nc_context.get_admin_context())
+        except Exception as exc:  # consoleauth not up yet: the first session will retry
+            LOG.warning("Could not reach nova-consoleauth at start: %s", exc.__class__.__name__)
 
     def stop(self):
         """Stop accepting connections and end every open session.

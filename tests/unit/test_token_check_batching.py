@@ -4,7 +4,11 @@ import threading
 import oslo_messaging as messaging
 import pytest
 
+from nova_console import consoleauth
+from nova_console.consoleauth import manager as consoleauth_manager
 from nova_console.consoleauth import rpcapi
+from nova_console import context
+from nova_console import service
 
 
 class GatedSender:
@@ -164,3 +168,22 @@ def test_a_sender_killed_mid_call_fails_its_batch_instead_of_hanging_it():
     assert isinstance(errors["b"], messaging.MessagingException)
     assert "interrupted" in str(errors["b"])
     assert batcher.check(None, "c") == "ok:c"
+
+
+def test_warm_up_sends_an_empty_check_that_consoleauth_answers_without_a_lookup(
+        fake_transport, database):
+    class Recording(consoleauth_manager.ConsoleAuthManager):
+        received = []
+
+        def check_tokens(self, ctxt, tokens):
+            answer = super().check_tokens(ctxt, tokens)
+            self.received.append((tokens, answer))
+            return answer
+
+    running = service.RPCService(consoleauth.TOPIC, "ca-1", [Recording(compute_api=object())])
+    running.start()
+    try:
+        rpcapi.ConsoleAuthAPI().warm_up(context.get_admin_context())
+    finally:
+        running.stop()
+    assert Recording.received == [([], [])]

@@ -280,6 +280,10 @@ class FakeTokenChecker:
         self.tokens = {}
         self.error = None
         self.calls = []
+        self.warmed_up = threading.Event()
+
+    def warm_up(self, ctxt):
+        self.warmed_up.set()
 
     def add(self, port, token=None, **info):
         token = token or base64.urlsafe_b64encode(os.urandom(24)).decode().rstrip("=")

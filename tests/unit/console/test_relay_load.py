@@ -69,6 +69,13 @@ def enough_descriptors():
     resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
+def test_the_proxy_opens_its_rpc_connections_when_it_starts(proxy_process):
+    """The first console after a (re)start does not pay for connecting to the bus."""
+    _server, checker = proxy_process
+    assert checker.warmed_up.wait(10)
+    assert checker.calls == []
+
+
 def test_hundreds_of_concurrent_sessions_each_get_their_own_instances_bytes(proxy_process):
     server, checker = proxy_process
     port = server.address[1]
