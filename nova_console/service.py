@@ -1,4 +1,5 @@
 """Running a service: its RPC server, its periodic tasks, and a clean stop."""
+import gc
 import signal
 import threading
 
@@ -72,6 +73,15 @@ class RPCService:
         LOG.info("Stopped RPC topic %s", self.topic)
 
 
+def freeze_startup_objects():
+    """Keep the garbage collector off the objects a started service holds for good
+    (modules, options, clients, drivers): they are never garbage, and walking them
+    in every full collection paused a process for tens of milliseconds, which every
+    request in flight then waited for."""
+    gc.collect()
+    gc.freeze()
+
+
 def run_until_signalled(start, stop):
     """Run start(), block until SIGTERM or SIGINT, then run stop() once."""
     stopping = threading.Event()
@@ -83,6 +93,7 @@ def run_until_signalled(start, stop):
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
     start()
+    freeze_startup_objects()
     try:
         while not stopping.wait(1):
             pass
