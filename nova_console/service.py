@@ -85,9 +85,11 @@ def freeze_startup_objects():
 def run_until_signalled(start, stop):
     """Run start(), block until SIGTERM or SIGINT, then run stop() once."""
     stopping = threading.Event()
+    caught = []
 
     def _on_signal(signum, _frame):
-        LOG.info("Caught signal %s, stopping", signal.Signals(signum).name)
+        # No logging here: the handler may run while the logging lock is held.
+        caught.append(signum)
         stopping.set()
 
     signal.signal(signal.SIGTERM, _on_signal)
@@ -97,5 +99,6 @@ def run_until_signalled(start, stop):
     try:
         while not stopping.wait(1):
             pass
+        LOG.info("Caught signal %s, stopping", signal.Signals(caught[0]).name)
     finally:
         stop()

@@ -158,9 +158,11 @@ class ConsoleProxyServer:
         """Stop accepting connections and end every open session.
 
         Only system calls here (shutdown wakes whoever waits on a socket), so any
-        thread may call it; serve_forever() does the rest in its own thread."""
+        thread may call it; serve_forever() does the rest in its own thread, and
+        sees the flag within ACCEPT_POLL_INTERVAL. The listening socket itself is
+        never shut down: worker processes share it, and shutdown() would stop it
+        for all of them, not only for this one."""
         self._stopping.set()
-        relay.shutdown_quietly(self._listener)
         self._shutdown_connections()
 
     def _shutdown_connections(self):

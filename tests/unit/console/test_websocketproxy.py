@@ -16,6 +16,7 @@ import pytest
 
 import nova_console
 from nova_console import conf as nc_conf
+from nova_console.console import concurrency
 from nova_console.console import novnc
 from nova_console.console import relay
 from nova_console.console import server as proxy_server
@@ -273,6 +274,22 @@ def test_stop_ends_open_sessions(proxy):
     proxy.server.stop()
     assert proxy.backend.ended.wait(3)
     assert client.at_eof()
+
+
+def test_a_worker_that_stops_leaves_the_shared_listening_socket_to_the_others(make_harness):
+    """Worker processes share one listening socket: one of them stopping (or being
+    restarted by the supervisor) must not stop the others from accepting."""
+    staying = make_harness()
+    leaving = make_harness()
+    # The second "worker" serves a duplicate of the first one's socket, as a fork does.
+    shared = socket.fromfd(staying.server._listener.fileno(), socket.AF_INET,
+                           socket.SOCK_STREAM)
+    shared.settimeout(proxy_server.ACCEPT_POLL_INTERVAL)
+    leaving.server._listener = concurrency.green_socket(shared)
+    leaving.stop()
+    for _ in range(5):
+        status, _, body = staying.http("GET", "/vnc_lite.html")
+        assert (status, body) == (200, INDEX_HTML)
 
 
 # -- token ----------------------------------------------------------------------
@@ -690,6 +707,7 @@ import os, socket, ssl, sys, time
 sys.path.insert(0, sys.argv[1])
 import fakes
 from nova_console import conf as nc_conf
+from nova_console.console import concurrency
 from nova_console.console import novnc
 
 nc_conf.CONF.set_override("cert", sys.argv[2])
