@@ -93,10 +93,22 @@ _NUMPY_MIN_BYTES = 256
 
 _TO_CLIENT_BUFFERS = concurrency.BufferPool(_HEADROOM + READ_SIZE)
 
-# Client -> console, a read and its unmasked payloads share one lent buffer: the
-# bytes read in the first half, the payloads written to the second, contiguous, for
-# one send (unmasking moves them anyway: the frame headers between them cost no copy).
-_TO_BACKEND_BUFFERS = concurrency.BufferPool(2 * (_MAX_CLIENT_HEADER + READ_SIZE), keep=32)
+
+class ReadBufferPool(concurrency.BufferPool):
+    """Client -> console, a read and its unmasked payloads share one lent buffer:
+    buf[:read_end] takes the read (an incomplete header kept from the last read,
+    then up to read_size bytes), buf[unmasked_at:] the payloads, unmasked and
+    joined for one send (unmasking moves them anyway: the frame headers between
+    them cost no copy). unmasked_at is 64-byte aligned, so payloads land on
+    aligned words, which numpy XORs faster than unaligned ones."""
+
+    def __init__(self, read_size, **pool_args):
+        self.read_end = _MAX_CLIENT_HEADER + read_size
+        self.unmasked_at = -(-self.read_end // 64) * 64
+        super().__init__(self.unmasked_at + self.read_end, **pool_args)
+
+
+_TO_BACKEND_BUFFERS = ReadBufferPool(READ_SIZE, keep=32)
 
 # A client that keeps its socket full (a large clipboard paste, a file sent to a
 # serial console) reads this much at a time: fewer, larger reads (fewer wake-ups and
@@ -105,8 +117,7 @@ _TO_BACKEND_BUFFERS = concurrency.BufferPool(2 * (_MAX_CLIENT_HEADER + READ_SIZE
 # beyond that, a streaming session reads READ_SIZE.
 STREAM_READ_SIZE = 4 * 1024 * 1024
 MAX_STREAM_BUFFERS = 8
-_STREAM_BUFFERS = concurrency.BufferPool(2 * (_MAX_CLIENT_HEADER + STREAM_READ_SIZE), keep=2,
-                                         limit=MAX_STREAM_BUFFERS)
+_STREAM_BUFFERS = ReadBufferPool(STREAM_READ_SIZE, keep=2, limit=MAX_STREAM_BUFFERS)
 
 # Bytes moved per splice(): one frame to the client at most this large.
 SPLICE_SIZE = 1024 * 1024
@@ -560,8 +571,7 @@ class Relay:
                 buf = pool.get()
                 if buf is None:  # MAX_STREAM_BUFFERS are out: read the usual size
                     pool, buf = _TO_BACKEND_BUFFERS, _TO_BACKEND_BUFFERS.get()
-                # The read goes to buf[:room], its unmasked payloads to buf[room:].
-                room = len(buf) // 2
+                room, out = pool.read_end, pool.unmasked_at
                 try:
                     with memoryview(buf) as view:
                         start = reader.take_leftover(buf)
@@ -585,9 +595,9 @@ class Relay:
                         chunks += 1
                         if self._closing:
                             continue  # the session is over: drop what still comes
-                        unmasked, controls = reader.feed(buf, start + size, view[room:])
+                        unmasked, controls = reader.feed(buf, start + size, view[out:])
                         if unmasked:
-                            self.backend_sock.sendall(view[room:room + unmasked])
+                            self.backend_sock.sendall(view[out:out + unmasked])
                             self.bytes_to_backend += unmasked
                 finally:
                     pool.put(buf)

@@ -94,6 +94,7 @@ class ConsoleProxyServer:
         self._connections = set()
         self._connections_lock = threading.Lock()
         self._listener = self._listen(host, port)
+        self._listener_pid = os.getpid()  # a worker forked later shares the socket
         self._pool = None
 
     @property
@@ -158,11 +159,13 @@ class ConsoleProxyServer:
         """Stop accepting connections and end every open session.
 
         Only system calls here (shutdown wakes whoever waits on a socket), so any
-        thread may call it; serve_forever() does the rest in its own thread, and
-        sees the flag within ACCEPT_POLL_INTERVAL. The listening socket itself is
-        never shut down: worker processes share it, and shutdown() would stop it
-        for all of them, not only for this one."""
+        thread may call it; serve_forever() does the rest in its own thread. A
+        worker process does not shut the listening socket down: it shares it with
+        the other workers, and shutdown() would stop it for all of them; its
+        serve_forever() sees the flag within ACCEPT_POLL_INTERVAL instead."""
         self._stopping.set()
+        if os.getpid() == self._listener_pid:
+            relay.shutdown_quietly(self._listener)
         self._shutdown_connections()
 
     def _shutdown_connections(self):

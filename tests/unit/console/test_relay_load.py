@@ -16,7 +16,6 @@ import time
 import pytest
 
 from nova_console import conf as nc_conf
-from nova_console.console import concurrency
 from nova_console.console import novnc
 from nova_console.console import relay
 from nova_console.console import server as proxy_server
@@ -210,23 +209,23 @@ def test_frame_reader_bounds_and_unmasks_split_frames():
         reader.feed(buf, len(buf))
 
 
-class CountingPool(concurrency.BufferPool):
-    """A BufferPool that records how many of its buffers were out at most."""
+class CountingPool(relay.ReadBufferPool):
+    """A ReadBufferPool that records how many of its buffers were out at most."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.out = self.most_out = self.lent = 0
+        self.now_out = self.most_out = self.lent = 0
 
     def get(self):
         buf = super().get()
         if buf is not None:
-            self.out += 1
+            self.now_out += 1
             self.lent += 1
-            self.most_out = max(self.most_out, self.out)
+            self.most_out = max(self.most_out, self.now_out)
         return buf
 
     def put(self, buf):
-        self.out -= 1
+        self.now_out -= 1
         super().put(buf)
 
 
@@ -253,7 +252,7 @@ def test_streaming_clients_get_large_reads_and_their_bytes_arrive_intact(proxy_p
     STREAM_READ_SIZE at a time, never more such reads at once than the pool's
     limit; the sessions left out read the usual size. Every byte arrives, in order."""
     server, checker = proxy_process
-    pool = CountingPool(relay._STREAM_BUFFERS.size, keep=1, limit=2)
+    pool = CountingPool(relay.STREAM_READ_SIZE, keep=1, limit=2)
     monkeypatch.setattr(relay, "_STREAM_BUFFERS", pool)
     sessions, mib = 4, 24
     burst = [os.urandom(64 * 1024) for _ in range(16)]  # 1 MiB in 64 KiB frames

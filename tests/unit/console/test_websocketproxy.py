@@ -286,6 +286,7 @@ def test_a_worker_that_stops_leaves_the_shared_listening_socket_to_the_others(ma
                            socket.SOCK_STREAM)
     shared.settimeout(proxy_server.ACCEPT_POLL_INTERVAL)
     leaving.server._listener = concurrency.green_socket(shared)
+    leaving.server._listener_pid = None  # as in a forked worker
     leaving.stop()
     for _ in range(5):
         status, _, body = staying.http("GET", "/vnc_lite.html")
