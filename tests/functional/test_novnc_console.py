@@ -6,6 +6,7 @@ proves which instance it was given. Each test names the guarantee it checks.
 """
 import os
 import secrets
+import signal
 import socket
 import threading
 import time
@@ -236,6 +237,44 @@ def test_two_consoleauth_processes_share_tokens(deployments, request, backend):
     # And it revokes it for everyone.
     pair.api.delete_server(server_id)
     assert_console_refused(pair, url)
+
+
+def _children_of(pid):
+    children = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open("/proc/%s/stat" % entry) as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                children.append(int(entry))
+    return sorted(children)
+
+
+def test_proxy_workers_keep_serving_when_one_of_them_is_restarted(deployments):
+    """[console] workers = 2: one worker ending (here by its own SIGTERM) is replaced
+    by the supervisor, and neither the other worker nor the new one stops accepting:
+    they share the listening socket, which the leaving worker must not shut down."""
+    pair = deployments(label="two-proxy-workers", conf={"console": {"workers": 2}})
+    name = unique_name("workers")
+    server_id = pair.api.create_server(name)
+    pair.api.wait_for_status(server_id, "ACTIVE")
+    proxy = pair.processes["novncproxy"]
+    workers = _children_of(proxy.pid)
+    assert len(workers) == 2, workers
+    os.kill(workers[0], signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        now = _children_of(proxy.pid)
+        if len(now) == 2 and workers[0] not in now:
+            break
+        time.sleep(0.1)
+    assert len(now) == 2 and workers[0] not in now, now
+    for _ in range(8):  # both workers accept: each of them gets some of these
+        assert_console_opens(pair, pair.api.vnc_console_url_legacy(server_id), name)
+    assert "Cannot accept a connection" not in proxy.log_text()
 
 
 # --- clients ---------------------------------------------------------------------------------
