@@ -2,6 +2,7 @@
 import gc
 import signal
 import threading
+import time
 
 import oslo_messaging as messaging
 from oslo_log import log as logging
@@ -9,6 +10,9 @@ from oslo_log import log as logging
 from nova_console import rpc
 
 LOG = logging.getLogger(__name__)
+
+# Seconds between two looks at whether a stop signal arrived.
+SIGNAL_POLL_INTERVAL = 0.2
 
 
 class PeriodicTask:
@@ -84,21 +88,20 @@ def freeze_startup_objects():
 
 def run_until_signalled(start, stop):
     """Run start(), block until SIGTERM or SIGINT, then run stop() once."""
-    stopping = threading.Event()
     caught = []
 
     def _on_signal(signum, _frame):
-        # No logging here: the handler may run while the logging lock is held.
+        # Only a list append: the handler may interrupt code that holds the logging
+        # lock, or an Event's, and would wait for it forever.
         caught.append(signum)
-        stopping.set()
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
     start()
     freeze_startup_objects()
     try:
-        while not stopping.wait(1):
-            pass
+        while not caught:
+            time.sleep(SIGNAL_POLL_INTERVAL)
         LOG.info("Caught signal %s, stopping", signal.Signals(caught[0]).name)
     finally:
         stop()

@@ -66,6 +66,9 @@ class ComputeAPI:
         return self._prepare(instance).call(ctxt, "get_vnc_console", instance=instance,
                                             console_type=console_type)
 
-    def validate_console_port(self, ctxt, instance, port, console_type):
-        return self._prepare(instance).call(ctxt, "validate_console_port", instance=instance,
-                                            port=port, console_type=console_type)
+    def validate_console_port(self, ctxt, instance, port, console_type, timeout=None):
+        client = self._prepare(instance)
+        if timeout is not None:
+            client = client.prepare(timeout=timeout)
+        return client.call(ctxt, "validate_console_port", instance=instance, port=port,
+                           console_type=console_type)

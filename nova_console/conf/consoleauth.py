@@ -1,4 +1,4 @@
-"""[consoleauth]: lifetime of console tokens."""
+"""[consoleauth]: lifetime and checks of console tokens."""
 from oslo_config import cfg
 
 consoleauth_group = cfg.OptGroup("consoleauth", title="Console token options")
@@ -12,6 +12,12 @@ consoleauth_opts = [
                      "is still in use. By default an open session outlives its token."),
     cfg.IntOpt("purge_interval", default=60, min=1,
                help="Seconds between two purges of expired tokens from the database."),
+    cfg.IntOpt("port_check_timeout", default=5, min=1,
+               help="Seconds consoleauth waits for a compute host to confirm that a "
+                    "token's port is still its instance's console before it refuses the "
+                    "token. A healthy host answers in milliseconds; checks of other "
+                    "consoles that travel in the same check_tokens message wait for the "
+                    "slowest answer, so keep this well below rpc_response_timeout."),
 ]
 
 

@@ -99,8 +99,9 @@ class ReadBufferPool(concurrency.BufferPool):
     buf[:read_end] takes the read (an incomplete header kept from the last read,
     then up to read_size bytes), buf[unmasked_at:] the payloads, unmasked and
     joined for one send (unmasking moves them anyway: the frame headers between
-    them cost no copy). unmasked_at is 64-byte aligned, so payloads land on
-    aligned words, which numpy XORs faster than unaligned ones."""
+    them cost no copy). unmasked_at is a multiple of 64, so payloads land on
+    word-aligned addresses (buffers are at least 16-byte aligned), which numpy
+    XORs faster than unaligned ones."""
 
     def __init__(self, read_size, **pool_args):
         self.read_end = _MAX_CLIENT_HEADER + read_size

@@ -127,7 +127,7 @@ class ConsoleProxyServer:
                  " (TLS only)" if self.ssl_only else
                  " (TLS and plain)" if self.ssl_context else "")
         self._pool = concurrency.GreenPool(size=1_000_000)
-        self._pool.spawn_n(self._warm_up)
+        concurrency.spawn_n(self._warm_up)  # not in the pool: stop() does not wait for it
         while not self._stopping.is_set():
             try:
                 conn, client_address = self._listener.accept()

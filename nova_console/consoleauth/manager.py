@@ -168,7 +168,8 @@ class ConsoleAuthManager:
     def _ask_compute_host(self, context, host, instance_uuid, port, console_type):
         try:
             return bool(self.compute_api.validate_console_port(
-                context, {"uuid": instance_uuid, "host": host}, port, console_type))
+                context, {"uuid": instance_uuid, "host": host}, port, console_type,
+                timeout=CONF.consoleauth.port_check_timeout))
         except messaging.MessagingTimeout:
             LOG.warning("Compute host %s did not answer validate_console_port in time", host)
         except Exception as exc:  # any remote or transport error: refuse the token

@@ -15,6 +15,8 @@ CONF = nc_conf.CONF
 MAX_BATCHES_IN_FLIGHT = 4
 # Tokens per check_tokens message (consoleauth takes up to 100).
 MAX_TOKENS_PER_BATCH = 50
+# Seconds a check waits for a message slot before it sends the queue anyway.
+MAX_SLOT_WAIT = 0.1
 
 
 class ConsoleAuthAPI:
@@ -45,7 +47,8 @@ class ConsoleAuthAPI:
     def check_token(self, ctxt, token):
         """The token's connection details, or None. Checks made at the same time by
         this process travel together in check_tokens messages (1.1), so a reconnect
-        storm costs consoleauth and the message bus a few messages, not one each."""
+        storm costs consoleauth and the message bus a few messages, not one each
+        (see TokenCheckBatcher)."""
         if not self.client.can_send_version("1.1"):
             return self.client.prepare(version="1.0").call(ctxt, "check_token", token=token)
         return self._batcher.check(ctxt, token)
@@ -71,7 +74,8 @@ class _PendingCheck:
 
     def __init__(self, token):
         self.token = token
-        self.ready = threading.Event()  # set once: the result is in, or `batch` is ours to send
+        # Set when the answer is in, or when `batch` is this caller's to send.
+        self.ready = threading.Event()
         self.batch = None
         self.result = None
         self.error = None
@@ -84,15 +88,20 @@ class TokenCheckBatcher:
     once, alone: a lone check waits for nothing. Checks arriving while
     max_in_flight messages are out queue up; when a message's answer comes back,
     the oldest queued check is woken to send the queue (up to max_batch tokens)
-    in the next message. Every caller gets its own token's answer, or the error
-    its message met (a timeout, a lost connection).
+    in the next message. A check that waited max_wait seconds for that (the
+    messages out are slow: a compute host that does not answer, say) sends the
+    queue itself, in one more message. Every caller gets its own token's answer,
+    or the error its message met (a timeout, a lost connection). A caller killed
+    while it waits (eventlet's Timeout) takes nothing down with it: what it was
+    to send goes back to the queue, its message slot to the next caller.
     """
 
     def __init__(self, send, max_in_flight=MAX_BATCHES_IN_FLIGHT,
-                 max_batch=MAX_TOKENS_PER_BATCH):
+                 max_batch=MAX_TOKENS_PER_BATCH, max_wait=MAX_SLOT_WAIT):
         self._send = send  # send(ctxt, [token, ...]) -> [answer, ...]
         self.max_in_flight = max_in_flight
         self.max_batch = max_batch
+        self.max_wait = max_wait
         self._lock = threading.Lock()
         self._queue = collections.deque()
         self._in_flight = 0
@@ -105,13 +114,51 @@ class TokenCheckBatcher:
                 pending.batch = [pending]
             else:
                 self._queue.append(pending)
-        if pending.batch is None:
-            pending.ready.wait()
+        try:
+            if pending.batch is None and not pending.ready.wait(self.max_wait):
+                self._lead_the_queue(pending)
+            if pending.batch is None:
+                pending.ready.wait()
+        except BaseException:
+            self._abandon(pending)
+            raise
         if pending.batch is not None:  # this caller sends a message
             self._send_batch(ctxt, pending.batch)
         if pending.error is not None:
-            raise pending.error
+            raise pending.error.with_traceback(None)
         return pending.result
+
+    def _lead_the_queue(self, pending):
+        """No slot came free in time: if still queued, send the queue now (the
+        oldest checks first) in a message beyond max_in_flight."""
+        with self._lock:
+            try:
+                self._queue.remove(pending)
+            except ValueError:
+                return  # taken by a sender, or handed a slot, meanwhile
+            self._in_flight += 1
+            pending.batch = [pending] + self._take(self.max_batch - 1)
+
+    def _take(self, count):
+        taken = []
+        while self._queue and len(taken) < count:
+            taken.append(self._queue.popleft())
+        return taken
+
+    def _abandon(self, pending):
+        """The caller of `pending` is gone: forget its check; if it had been handed
+        a message to send, queue the others of it again and pass the slot on."""
+        with self._lock:
+            try:
+                self._queue.remove(pending)
+                return
+            except ValueError:
+                pass
+            batch, pending.batch = pending.batch, None
+            if batch is None:
+                return  # riding in another caller's message, which answers it
+            self._queue.extendleft(reversed(batch[1:]))
+        self._hand_over()
 
     def _send_batch(self, ctxt, batch):
         results, error = [None] * len(batch), None
@@ -124,7 +171,12 @@ class TokenCheckBatcher:
             results = answers
         except Exception as exc:
             error = exc
-        except BaseException:  # this green thread is being killed: its batch must not hang
+        except BaseException:
+            # This caller is being killed: the others of its message go back to the
+            # queue (a check reads nothing it changes: sending it twice is harmless).
+            with self._lock:
+                self._queue.extendleft(reversed(batch[1:]))
+            batch, results = batch[:1], [None]
             error = messaging.MessagingException("the token check was interrupted")
             raise
         finally:
@@ -141,7 +193,5 @@ class TokenCheckBatcher:
                 self._in_flight -= 1
                 return
             leader = self._queue.popleft()
-            leader.batch = [leader]
-            while self._queue and len(leader.batch) < self.max_batch:
-                leader.batch.append(self._queue.popleft())
+            leader.batch = [leader] + self._take(self.max_batch - 1)
         leader.ready.set()

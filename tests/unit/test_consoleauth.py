@@ -21,9 +21,11 @@ class FakeCompute:
         self.port = port
         self.error = error
         self.calls = []
+        self.timeouts = []
 
-    def validate_console_port(self, ctxt, instance, port, console_type):
+    def validate_console_port(self, ctxt, instance, port, console_type, timeout=None):
         self.calls.append((instance, port, console_type))
+        self.timeouts.append(timeout)
         if self.error:
             raise self.error
         return instance["uuid"] == INSTANCE and port == self.port
@@ -155,10 +157,10 @@ class GatedCompute(FakeCompute):
         self.gate = threading.Event()
         self.called = threading.Event()
 
-    def validate_console_port(self, ctxt, instance, port, console_type):
+    def validate_console_port(self, ctxt, instance, port, console_type, timeout=None):
         self.called.set()
         assert self.gate.wait(10)
-        return super().validate_console_port(ctxt, instance, port, console_type)
+        return super().validate_console_port(ctxt, instance, port, console_type, timeout)
 
 
 def _check_concurrently(manager, tokens, compute):
@@ -279,9 +281,9 @@ def test_check_tokens_validates_distinct_consoles_at_the_same_time(instance):
     arrivals = threading.Semaphore(0)
     original = compute.validate_console_port
 
-    def counted(*args):
+    def counted(*args, **kwargs):
         arrivals.release()
-        return original(*args)
+        return original(*args, **kwargs)
 
     compute.validate_console_port = counted
     done = []
@@ -299,3 +301,11 @@ def test_check_tokens_validates_distinct_consoles_at_the_same_time(instance):
 def test_check_tokens_refuses_anything_but_a_bounded_list(manager, tokens):
     with pytest.raises(exception.Invalid):
         manager.check_tokens(context.get_admin_context(), tokens)
+
+
+def test_a_compute_host_gets_port_check_timeout_to_answer(manager, compute, conf):
+    """A dead host must not hold a check_tokens message (and the checks of healthy
+    consoles in it) for a whole rpc_response_timeout."""
+    conf.set_override("port_check_timeout", 3, group="consoleauth")
+    manager.check_token(context.get_admin_context(), _authorize(manager))
+    assert compute.timeouts == [3]
