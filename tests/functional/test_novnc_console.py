@@ -239,6 +239,29 @@ def test_two_consoleauth_processes_share_tokens(deployments, request, backend):
     assert_console_refused(pair, url)
 
 
+def test_a_reconnect_storm_gets_every_session_its_own_console(cloud, servers):
+    """40 consoles opened at once through one proxy: their token checks share
+    check_tokens messages over RabbitMQ, and every session still reaches its own
+    instance (each checked by the name in its ServerInit)."""
+    names = [unique_name("storm-%d" % n) for n in range(2)]
+    ids = [servers(name) for name in names]
+    urls = [(names[n % 2], cloud.api.vnc_console_url_legacy(ids[n % 2])) for n in range(40)]
+    failures = []
+
+    def open_one(name, url):
+        try:
+            assert_console_opens(cloud, url, expected_name=name)
+        except BaseException as exc:  # reported below with the others
+            failures.append(repr(exc))
+
+    threads = [threading.Thread(target=open_one, args=pair) for pair in urls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not failures, failures[:3]
+
+
 def _children_of(pid):
     children = []
     for entry in os.listdir("/proc"):
