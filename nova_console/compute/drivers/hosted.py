@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import threading
+import time
 
 from oslo_log import log as logging
 
@@ -181,6 +182,24 @@ class HostedInstancesDriver(base.ComputeDriver):
                     raise
                 self._port_taken(instance)
                 self._release_ports(instance)
+
+    @staticmethod
+    def _wait_for_vnc(instance, host, timeout, stopped_reason, poll_interval):
+        """Until the instance's VNC server on host accepts connections; its deadline.
+        stopped_reason() says why the instance can no longer start, or None while
+        it may: either that or the timeout ends the wait with InstanceDeployFailure."""
+        deadline = time.monotonic() + timeout
+        while True:
+            reason = stopped_reason()
+            if reason is None:
+                if ports.accepts(host, instance.vnc_port):
+                    return deadline
+                if time.monotonic() >= deadline:
+                    reason = ("its VNC server on %s port %d did not answer within %g seconds"
+                              % (host, instance.vnc_port, timeout))
+            if reason is not None:
+                raise exception.InstanceDeployFailure(instance_id=instance.uuid, reason=reason)
+            time.sleep(poll_interval)
 
     def _allocate_ports(self, instance):
         if self._serial_enabled:

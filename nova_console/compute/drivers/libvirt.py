@@ -45,7 +45,6 @@ import os
 import shutil
 import stat
 import threading
-import time
 from xml.etree import ElementTree
 
 from eventlet import patcher
@@ -516,21 +515,14 @@ class LibvirtDriver(hosted.HostedInstancesDriver):
         self._wait_until_ready(instance)
 
     def _wait_until_ready(self, instance):
-        timeout = CONF.libvirt.start_timeout
-        deadline = time.monotonic() + timeout
-        host = ports.connect_host(CONF.vnc.server_listen)
-        while not ports.accepts(host, instance.vnc_port):
-            if not self._connection.run(_is_active, instance.uuid):
-                raise exception.InstanceDeployFailure(
-                    instance_id=instance.uuid,
-                    reason="its domain stopped right after the start (see libvirt's log "
-                           "of domain %r)" % domain_name(instance.name, instance.uuid))
-            if time.monotonic() >= deadline:
-                raise exception.InstanceDeployFailure(
-                    instance_id=instance.uuid,
-                    reason="its VNC server on %s port %d did not answer within %g seconds"
-                           % (host, instance.vnc_port, timeout))
-            time.sleep(_POLL_INTERVAL)
+        def stopped_reason():
+            if self._connection.run(_is_active, instance.uuid):
+                return None
+            return ("its domain stopped right after the start (see libvirt's log of domain "
+                    "%r)" % domain_name(instance.name, instance.uuid))
+
+        self._wait_for_vnc(instance, ports.connect_host(CONF.vnc.server_listen),
+                           CONF.libvirt.start_timeout, stopped_reason, _POLL_INTERVAL)
 
     def _port_taken(self, instance):
         LOG.info("Serial port %s of instance %s was taken before QEMU could listen on it; "

@@ -415,24 +415,15 @@ class QemuDriver(hosted.HostedInstancesDriver):
 
     def _wait_until_ready(self, instance):
         """Until QEMU's VNC server accepts connections and QEMU confirms it is its own."""
-        timeout = CONF.qemu.start_timeout
-        deadline = time.monotonic() + timeout
-        host = ports.connect_host(self.vnc_ports.host)
-        while True:
+        def stopped_reason():
             status = instance.process.poll()
-            if status is not None:
-                raise exception.InstanceDeployFailure(
-                    instance_id=instance.uuid,
-                    reason="QEMU exited with status %d: %s"
-                           % (status, _log_tail(instance.path) or "(no message)"))
-            if ports.accepts(host, instance.vnc_port):
-                break
-            if time.monotonic() >= deadline:
-                raise exception.InstanceDeployFailure(
-                    instance_id=instance.uuid,
-                    reason="QEMU did not open its VNC server on %s port %d within %g seconds"
-                           % (host, instance.vnc_port, timeout))
-            time.sleep(_POLL_INTERVAL)
+            if status is None:
+                return None
+            return "QEMU exited with status %d: %s" % (
+                status, _log_tail(instance.path) or "(no message)")
+
+        deadline = self._wait_for_vnc(instance, ports.connect_host(self.vnc_ports.host),
+                                      CONF.qemu.start_timeout, stopped_reason, _POLL_INTERVAL)
         # Whoever answered could be another program that took the port first; QEMU
         # says which port its own VNC server has (and that QMP works, for later).
         while True:
