@@ -11,7 +11,6 @@ from nova_console.compute import api as compute_api
 from nova_console.compute import manager as compute_manager
 from nova_console import conf as nc_conf
 from nova_console.db import api as db
-from nova_console.db import migration
 
 CONF = nc_conf.CONF
 
@@ -123,23 +122,11 @@ class Client:
 
 
 @pytest.fixture(autouse=True)
-def parsed_config():
-    """oslo.policy reads [oslo_policy] options: CONF must have been parsed (no files)."""
-    CONF([], project="nova_console", default_config_files=[])
+def fresh_policy(conf):
+    """oslo.policy reads [oslo_policy] options from CONF, which `conf` parsed empty."""
     policy.reset()
     yield
     policy.reset()
-
-
-@pytest.fixture
-def sqlite_database(tmp_path):
-    CONF.set_override("connection", "sqlite:///%s" % (tmp_path / "api.sqlite"),
-                      group="database")
-    db.dispose_engine()
-    migration.db_sync()
-    yield
-    db.dispose_engine()
-    CONF.clear_override("connection", group="database")
 
 
 @pytest.fixture
@@ -153,7 +140,7 @@ def consoleauth_rpc():
 
 
 @pytest.fixture
-def compute(sqlite_database, compute_rpc, consoleauth_rpc):
+def compute(database, compute_rpc, consoleauth_rpc):
     """The real compute API with one compute host up."""
     db.service_heartbeat(COMPUTE_HOST, compute_manager.BINARY, topic="compute")
     return compute_api.API(compute_api=compute_rpc, consoleauth_api=consoleauth_rpc)

@@ -149,7 +149,7 @@ def test_a_body_under_the_limit_passes(client):
     assert response.status_int == 202
 
 
-def test_an_unexpected_exception_is_a_logged_500_compute_fault(sqlite_database, caplog):
+def test_an_unexpected_exception_is_a_logged_500_compute_fault(database, caplog):
     application = api_app.make_app(ExplodingComputeAPI())
     with caplog.at_level(logging.ERROR):
         response = webob.Request.blank("/v2.1/servers", headers={"X-Auth-Token": ALICE}
