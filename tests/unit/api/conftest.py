@@ -9,10 +9,8 @@ from nova_console.api import app as api_app
 from nova_console.api import policy
 from nova_console.compute import api as compute_api
 from nova_console.compute import manager as compute_manager
-from nova_console import conf as nc_conf
 from nova_console.db import api as db
 
-CONF = nc_conf.CONF
 
 COMPUTE_HOST = "compute-1"
 ALICE = "alice:tenant-a"
