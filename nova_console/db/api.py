@@ -130,16 +130,6 @@ def console_tokens_get_valid_with_host(token_hashes, now=None):
         return {row.token_hash: row._asdict() for row in found}
 
 
-def console_token_touch(token_hash, now=None):
-    """Record activity on a token's session; returns False when the token is gone."""
-    now = time.time() if now is None else now
-    query = sa.update(models.ConsoleAuthToken).where(
-        models.ConsoleAuthToken.token_hash == token_hash,
-        models.ConsoleAuthToken.expires > now).values(last_activity_at=now, updated_at=now)
-    with _session() as session:
-        return session.execute(query).rowcount > 0
-
-
 def console_token_delete(token_hash):
     query = sa.delete(models.ConsoleAuthToken).where(
         models.ConsoleAuthToken.token_hash == token_hash)
@@ -163,12 +153,6 @@ def console_token_get_all(instance_uuid=None, host=None, now=None):
 def console_token_delete_for_instance(instance_uuid):
     query = sa.delete(models.ConsoleAuthToken).where(
         models.ConsoleAuthToken.instance_uuid == instance_uuid)
-    with _session() as session:
-        return session.execute(query).rowcount
-
-
-def console_token_delete_for_host(host):
-    query = sa.delete(models.ConsoleAuthToken).where(models.ConsoleAuthToken.host == host)
     with _session() as session:
         return session.execute(query).rowcount
 
