@@ -407,11 +407,14 @@ class Deployment:
 
     Process names: "api", "compute-1"... (also their `host`), "consoleauth-1"...,
     "novncproxy". `database_url` None means a SQLite file in `workdir`.
-    `conf` adds options ({"section": {"key": value}}) to every service's file.
+    `conf` adds options ({"section": {"key": value}}) to every service's file,
+    `host_conf` ({name: {"section": {...}}}) to one process' own (e.g. another
+    compute_driver on one compute host).
     """
 
     def __init__(self, workdir, transport_url, compute_hosts=("compute-1",),
-                 consoleauth_workers=1, database_url=None, conf=None, label="deployment"):
+                 consoleauth_workers=1, database_url=None, conf=None, host_conf=None,
+                 label="deployment"):
         self.workdir = str(workdir)
         self.transport_url = transport_url
         self.compute_hosts = tuple(compute_hosts)
@@ -420,6 +423,7 @@ class Deployment:
         self.database_url = database_url or "sqlite:///%s" % os.path.join(
             self.workdir, "nova_console.sqlite")
         self.extra_conf = conf or {}
+        self.host_conf = host_conf or {}
         self.label = label
         self.vhost = None  # set by whoever created a vhost for it
         self.api_port = free_port()
@@ -487,8 +491,11 @@ class Deployment:
     def _host_conf(self, name):
         path = os.path.join(self.conf_dir, "%s.conf" % name)
         os.makedirs(self.state_path(name), exist_ok=True)
+        sections = {"DEFAULT": {"host": name, "state_path": self.state_path(name)}}
+        for section, options in self.host_conf.get(name, {}).items():
+            sections.setdefault(section, {}).update(options)
         with open(path, "w") as conf:
-            conf.write(_ini({"DEFAULT": {"host": name, "state_path": self.state_path(name)}}))
+            conf.write(_ini(sections))
         return path
 
     def _config_args(self, name, with_database):

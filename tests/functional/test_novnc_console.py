@@ -367,24 +367,3 @@ def test_db_sync_accepts_the_documented_postgresql_url(tmp_path):
         plain.db_sync()
     finally:
         deployment_mod.drop_postgres_database(url)
-
-
-def test_every_service_exits_promptly_and_cleanly_on_sigterm(cloud, servers):
-    """Runs last in this module (it stops the deployment): an operator's SIGTERM ends
-    every service within 5 s with status 0, even a compute host running instances."""
-    for _ in range(3):
-        servers(unique_name("running"))
-    assert all(p.running for p in cloud.processes.values())
-    processes = list(cloud.processes.values())
-    started = time.monotonic()
-    for process in processes:
-        process.send_stop()
-    exits = {}
-    for process in processes:
-        process.finish_stop(started + deployment_mod.STOP_TIMEOUT)
-        exits[process.name] = (process.returncode, round(time.monotonic() - started, 1))
-    late = ["%s: status %s after %.1f s" % (name, code, seconds)
-            for name, (code, seconds) in exits.items() if code != 0]
-    # Status -9: still running 5 s after SIGTERM, so the harness sent SIGKILL.
-    assert not late, "services that did not exit cleanly within %.0f s of SIGTERM: %s" % (
-        deployment_mod.STOP_TIMEOUT, "; ".join(late))
