@@ -228,6 +228,21 @@ def shutdown_quietly(sock):
         pass
 
 
+def linger_until_eof(sock, timeout):
+    """Shut sock down for writing, then read and drop what the peer still sends until
+    it hangs up, for at most `timeout` seconds: closing a socket with unread bytes
+    sends a reset, which can destroy what was sent last before the peer read it."""
+    try:
+        sock.shutdown(socket.SHUT_WR)
+        with concurrency.Timeout(timeout, False):
+            while True:
+                concurrency.wait_readable(sock)
+                if not sock.recv(65536):
+                    break
+    except (OSError, ValueError):
+        pass  # reset or shut down already: nothing left to protect
+
+
 def frame_header(opcode, length):
     """Header of a final, unmasked (server to client) frame."""
     if length < 126:

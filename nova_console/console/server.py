@@ -18,6 +18,7 @@ from nova_console import conf as nc_conf
 from nova_console import context as nc_context
 from nova_console.console import concurrency
 from nova_console.console import relay
+from nova_console.console import websocketproxy
 from nova_console.consoleauth import rpcapi as consoleauth_rpcapi
 
 CONF = nc_conf.CONF
@@ -229,10 +230,9 @@ class ConsoleProxyServer:
             LOG.info("Refused a plain connection from %s: ssl_only is set",
                      client_address[0])
             try:
-                conn.sendall(b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\n"
-                             b"Content-Type: text/plain\r\nContent-Length: 26\r\n\r\n"
-                             b"This proxy requires TLS.\r\n")
+                conn.sendall(websocketproxy.refusal_head(400, "this proxy requires TLS"))
             except OSError:
                 pass
+            relay.linger_until_eof(conn, websocketproxy.REFUSAL_LINGER)
             return None
         return conn

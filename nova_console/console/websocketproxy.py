@@ -19,6 +19,10 @@ A request is either
   9. accept_websocket         101 Switching Protocols
   10. run_session             relay.Relay until one side goes away
 
+A refusal is a status line carrying the reason, the same reason in the
+X-Console-Refusal header, no body, and the connection closes: minimal WebSocket
+clients (tempest's) read whatever follows the headers as frames.
+
 A proxy for another console type subclasses ConsoleProxyRequestHandler, sets
 ``console_types`` and overrides only the step that differs: handshake_backend
 for another way to reach the console server, run_session for a protocol-level
@@ -63,6 +67,13 @@ REQUEST_TIMEOUT = 30
 
 # Longest answer to the CONNECT handshake we read from a console server.
 MAX_BACKEND_HANDSHAKE_BYTES = 8192
+
+# The header that repeats a refusal's reason (the body stays empty).
+REFUSAL_HEADER = "X-Console-Refusal"
+
+# Seconds a refused client has to stop sending before its connection is closed
+# (closing with unread bytes would reset it and could destroy the refusal).
+REFUSAL_LINGER = 1.0
 
 # Tokens are 32 characters; anything much longer is not worth an RPC.
 MAX_TOKEN_LENGTH = 255
@@ -451,15 +462,31 @@ class ConsoleProxyRequestHandler(websocketserver.WebSocketRequestHandlerMixIn,
              "status": rejection.status, "reason": rejection.reason,
              "detail": "; %s" % rejection.detail if rejection.detail else ""})
         try:
-            self.send_plain_response(rejection.status, rejection.reason)
+            self.send_refusal(rejection.status, rejection.reason)
         except OSError:
             pass  # the client already left
+
+    def send_refusal(self, status, reason):
+        """The reason in the status line and in REFUSAL_HEADER, an empty body; then
+        what the client still sends is read and dropped for up to REFUSAL_LINGER
+        seconds, so that the connection closes without a reset."""
+        self.close_connection = True
+        self.log_request(status)
+        self.wfile.write(refusal_head(status, reason))
+        self.wfile.flush()
+        relay.linger_until_eof(self.connection, REFUSAL_LINGER)
 
     @staticmethod
     def _close_backend(backend):
         if backend is not None:
             relay.shutdown_quietly(backend)
             backend.close()
+
+
+def refusal_head(status, reason):
+    """The whole answer refusing a console connection: status line and headers."""
+    return ("HTTP/1.1 %d %s\r\n%s: %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            % (int(status), reason, REFUSAL_HEADER, reason)).encode("latin-1")
 
 
 def read_http_head(sock, limit):

@@ -49,13 +49,15 @@ def encode_frame(opcode, payload, fin=True, mask=True):
 
 
 class HTTPAnswer:
-    def __init__(self, status, headers, body):
+    def __init__(self, status, reason, headers, body):
         self.status = status
+        self.reason = reason  # the status line's text
         self.headers = headers
         self.body = body
 
     def __repr__(self):
-        return "HTTPAnswer(%r, %r, %r)" % (self.status, self.headers, self.body)
+        return "HTTPAnswer(%r, %r, %r, %r)" % (self.status, self.reason, self.headers,
+                                               self.body)
 
 
 class WSClient:
@@ -102,7 +104,8 @@ class WSClient:
             self._buf += chunk
         head, self._buf = self._buf.split(b"\r\n\r\n", 1)
         lines = head.decode("latin-1").split("\r\n")
-        status = int(lines[0].split()[1])
+        words = lines[0].split(" ", 2)
+        status, reason = int(words[1]), words[2] if len(words) > 2 else ""
         headers = {}
         for line in lines[1:]:
             name, _, value = line.partition(":")
@@ -111,7 +114,7 @@ class WSClient:
         if status != 101:
             size = int(headers.get("content-length", "0"))
             body = self._read_exactly(size)
-        return HTTPAnswer(status, headers, body)
+        return HTTPAnswer(status, reason, headers, body)
 
     def _read_exactly(self, size):
         while len(self._buf) < size:
