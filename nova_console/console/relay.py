@@ -26,12 +26,9 @@ The byte path is lean on purpose (the proxy moves whole screens per second):
   being read; the proxy never holds more than one buffer per direction, and
   the kernel's own socket buffers (bounded) do the rest.
 
-WebSocket (RFC 6455) handling is written here, strictly: client frames must be
-masked, reserved bits clear, control frames short and unfragmented, data in
-binary frames. A message (a frame, or the fragments of one message) larger than
-MAX_MESSAGE_BYTES is refused as soon as its header arrives: the session closes
-with 1009. Pings are answered, a close is echoed. Every write to the client
-(data, pong, close) takes the session's write lock, so frames never interleave.
+WebSocket (RFC 6455) framing and parsing is websocket.py's. Pings are
+answered, a close is echoed. Every write to the client (data, pong, close) takes
+the session's write lock, so frames never interleave.
 
 When either side goes away, the other is told (a close frame to the client)
 and both sockets are shut down at once, which wakes the other direction. The
@@ -43,8 +40,6 @@ destroy the close frame before the client read it.
 import fcntl
 import os
 import socket
-import struct
-import sys
 import time
 
 from eventlet import greenio
@@ -52,11 +47,7 @@ from eventlet import hubs
 from oslo_log import log as logging
 
 from nova_console.console import concurrency
-
-try:  # numpy unmasks at memory speed; the fallback is several times slower
-    import numpy
-except ImportError:  # pragma: no cover - numpy is installed with the project
-    numpy = None
+from nova_console.console import websocket
 
 LOG = logging.getLogger(__name__)
 
@@ -64,32 +55,12 @@ LOG = logging.getLogger(__name__)
 # frame the proxy sends to a client.
 READ_SIZE = 256 * 1024
 
-# Largest WebSocket message a client may send. RFB and serial clients send
-# small messages (keys, pointer events, clipboard text).
-MAX_MESSAGE_BYTES = 1024 * 1024
-
-# WebSocket close status codes (RFC 6455, section 7.4.1).
-CLOSE_NORMAL = 1000
-CLOSE_PROTOCOL_ERROR = 1002
-CLOSE_UNSUPPORTED_DATA = 1003
-CLOSE_POLICY_VIOLATION = 1008
-CLOSE_MESSAGE_TOO_BIG = 1009
-
 # Seconds the relay waits to send a close frame, then for a direction to stop,
 # when a session ends.
 CLOSE_TIMEOUT = 2.0
 
-OP_CONTINUATION, OP_TEXT, OP_BINARY = 0x0, 0x1, 0x2
-OP_CLOSE, OP_PING, OP_PONG = 0x8, 0x9, 0xA
-_CONTROL_OPCODES = (OP_CLOSE, OP_PING, OP_PONG)
-
 # Room kept in front of console bytes for the largest server frame header.
-_HEADROOM = 10
-# Longest client frame header: 2 + 8 (length) + 4 (mask).
-_MAX_CLIENT_HEADER = 14
-
-# Payloads shorter than this are unmasked in Python (numpy's call costs more).
-_NUMPY_MIN_BYTES = 256
+_HEADROOM = websocket.MAX_SERVER_HEADER
 
 _TO_CLIENT_BUFFERS = concurrency.BufferPool(_HEADROOM + READ_SIZE)
 
@@ -104,7 +75,7 @@ class ReadBufferPool(concurrency.BufferPool):
     XORs faster than unaligned ones."""
 
     def __init__(self, read_size, **pool_args):
-        self.read_end = _MAX_CLIENT_HEADER + read_size
+        self.read_end = websocket.MAX_CLIENT_HEADER + read_size
         self.unmasked_at = -(-self.read_end // 64) * 64
         super().__init__(self.unmasked_at + self.read_end, **pool_args)
 
@@ -195,25 +166,6 @@ def _can_splice(sock):
     return _PIPES.enabled and not hasattr(sock, "_sslobj") and hasattr(sock, "fileno")
 
 
-class MessageTooBig(Exception):
-    """The client announced a WebSocket message larger than the limit."""
-
-    code = CLOSE_MESSAGE_TOO_BIG
-
-    def __init__(self, size, limit):
-        super().__init__("WebSocket message of %d bytes exceeds the limit of %d bytes"
-                         % (size, limit))
-        self.size = size
-
-
-class ProtocolError(Exception):
-    """The client broke RFC 6455 (or sent data the console cannot take)."""
-
-    def __init__(self, reason, code=CLOSE_PROTOCOL_ERROR):
-        super().__init__(reason)
-        self.code = code
-
-
 def shutdown_quietly(sock):
     """Stop all I/O on a socket, waking any green thread blocked on it; never raises.
 
@@ -243,181 +195,6 @@ def linger_until_eof(sock, timeout):
         pass  # reset or shut down already: nothing left to protect
 
 
-def frame_header(opcode, length):
-    """Header of a final, unmasked (server to client) frame."""
-    if length < 126:
-        return struct.pack("!BB", 0x80 | opcode, length)
-    if length < 65536:
-        return struct.pack("!BBH", 0x80 | opcode, 126, length)
-    return struct.pack("!BBQ", 0x80 | opcode, 127, length)
-
-
-def close_frame(code, reason=""):
-    payload = struct.pack("!H", code) + reason.encode("utf-8", "replace")[:123]
-    return frame_header(OP_CLOSE, len(payload)) + payload
-
-
-def _close_code_to_echo(payload):
-    """The status code to answer a client's close frame with (RFC 6455, 5.5.1)."""
-    if len(payload) < 2:
-        return CLOSE_NORMAL
-    code = struct.unpack("!H", payload[:2])[0]
-    if 1000 <= code < 5000 and code not in (1004, 1005, 1006, 1015):
-        return code
-    return CLOSE_PROTOCOL_ERROR
-
-
-def unmask_into(src, start, end, key, phase, dst, at):
-    """XOR src[start:end] with the 4-byte mask key into dst[at:], the first byte
-    of the range being byte number `phase` of the frame's payload. dst may be src
-    (at <= start)."""
-    size = end - start
-    if size <= 0:
-        return
-    shift = phase & 3
-    if shift:
-        key = key[shift:] + key[:shift]
-    if numpy is not None and size >= _NUMPY_MIN_BYTES:
-        words = size >> 2
-        numpy.bitwise_xor(numpy.frombuffer(src, numpy.uint32, words, start),
-                          numpy.frombuffer(key, numpy.uint32)[0],
-                          out=numpy.frombuffer(dst, numpy.uint32, words, at))
-        for i in range(words << 2, size):
-            dst[at + i] = src[start + i] ^ key[i & 3]
-        return
-    keystream = key * ((size >> 2) + 1)
-    masked = int.from_bytes(src[start:end], sys.byteorder)
-    dst[at:at + size] = (masked ^ int.from_bytes(keystream[:size], sys.byteorder)).to_bytes(
-        size, sys.byteorder)
-
-
-class FrameReader:
-    """Incremental parser of client frames.
-
-    feed() takes a buffer whose first bytes are the ones handed back by
-    take_leftover() (an incomplete header from the previous read) followed by
-    newly read bytes, and writes the data payloads, unmasked and joined, to an
-    output buffer (or to the front of the same buffer).
-    """
-
-    def __init__(self, max_message_bytes=MAX_MESSAGE_BYTES):
-        self.max_message_bytes = max_message_bytes
-        self._leftover = b""     # incomplete frame header
-        self._in_frame = False
-        self._opcode = None
-        self._key = b""
-        self._left = 0           # payload bytes of the current frame still to come
-        self._done = 0           # payload bytes of the current frame already seen
-        self._control = None     # payload of the current control frame
-        self._message = 0        # size of the current data message so far
-        self._fragmented = False  # a data message is open (its last frame not seen)
-
-    def give_back_leftover(self, buf, size):
-        """Undo take_leftover(buf) that returned `size` (the read found nothing)."""
-        if size:
-            self._leftover = bytes(buf[:size])
-
-    def take_leftover(self, buf):
-        size = len(self._leftover)
-        if size:
-            buf[:size] = self._leftover
-            self._leftover = b""
-        return size
-
-    def feed(self, buf, end, out=None):
-        """Parse buf[:end]; returns (n, controls): the data payloads, unmasked, are
-        at out[:n] (out is buf itself when not given), controls the (opcode,
-        payload) of the control frames that completed."""
-        if out is None:
-            out = buf
-        pos = written = 0
-        controls = []
-        while pos < end:
-            if not self._in_frame:
-                header_size = self._start_frame(buf, pos, end)
-                if header_size is None:
-                    self._leftover = bytes(buf[pos:end])
-                    break
-                pos += header_size
-                if self._left == 0:
-                    self._end_frame(controls)
-                    if controls and controls[-1][0] == OP_CLOSE:
-                        break
-                continue
-            take = min(self._left, end - pos)
-            if self._control is None:
-                unmask_into(buf, pos, pos + take, self._key, self._done, out, written)
-                written += take
-            else:
-                control = bytearray(take)
-                unmask_into(buf, pos, pos + take, self._key, self._done, control, 0)
-                self._control += control
-            pos += take
-            self._left -= take
-            self._done += take
-            if self._left == 0:
-                self._end_frame(controls)
-                if controls and controls[-1][0] == OP_CLOSE:
-                    break  # nothing after a close frame counts
-        return written, controls
-
-    def _start_frame(self, buf, pos, end):
-        """Parse the header at buf[pos:]; its size, or None while incomplete."""
-        available = end - pos
-        if available < 2:
-            return None
-        first, second = buf[pos], buf[pos + 1]
-        length = second & 0x7F
-        size = 2
-        if length == 126:
-            size = 4
-        elif length == 127:
-            size = 10
-        if available < size:
-            return None
-        if size == 4:
-            length = struct.unpack_from("!H", buf, pos + 2)[0]
-        elif size == 10:
-            length = struct.unpack_from("!Q", buf, pos + 2)[0]
-        fin, opcode = first & 0x80, first & 0x0F
-        if first & 0x70:
-            raise ProtocolError("reserved bits set (no extension was negotiated)")
-        if not second & 0x80:
-            raise ProtocolError("client frames must be masked")
-        if opcode in _CONTROL_OPCODES:
-            if not fin or length > 125:
-                raise ProtocolError("control frames must be final and at most 125 bytes")
-        elif opcode == OP_TEXT:
-            raise ProtocolError("text frames are not supported: the console speaks binary",
-                                CLOSE_UNSUPPORTED_DATA)
-        elif opcode == OP_BINARY or opcode == OP_CONTINUATION:
-            if (opcode == OP_CONTINUATION) != self._fragmented:
-                raise ProtocolError("unexpected continuation frame" if opcode == OP_CONTINUATION
-                                    else "new message before the last one ended")
-            total = length + (self._message if opcode == OP_CONTINUATION else 0)
-            if total > self.max_message_bytes:
-                raise MessageTooBig(total, self.max_message_bytes)
-            self._message = total
-            self._fragmented = not fin
-        else:
-            raise ProtocolError("unknown opcode %d" % opcode)
-        if available < size + 4:
-            return None
-        self._key = bytes(buf[pos + size:pos + size + 4])
-        self._in_frame = True
-        self._opcode = opcode
-        self._left = length
-        self._done = 0
-        self._control = bytearray() if opcode in _CONTROL_OPCODES else None
-        return size + 4
-
-    def _end_frame(self, controls):
-        if self._control is not None:
-            controls.append((self._opcode, bytes(self._control)))
-        self._in_frame = False
-        self._control = None
-
-
 class Relay:
     """One console session: client WebSocket <-> console server socket until either
     side goes away (or, when expires_at is given, until that unix time).
@@ -430,7 +207,7 @@ class Relay:
     """
 
     def __init__(self, client_sock, backend_sock, already_read=b"", expires_at=None,
-                 max_message_bytes=MAX_MESSAGE_BYTES):
+                 max_message_bytes=websocket.MAX_MESSAGE_BYTES):
         self.client_sock = client_sock
         self.backend_sock = backend_sock
         self.expires_at = expires_at
@@ -439,8 +216,8 @@ class Relay:
         self.duration = 0.0
         self.end_reason = None
         self._already_read = already_read
-        self._reader = FrameReader(max_message_bytes)
-        self._close_code = CLOSE_NORMAL
+        self._reader = websocket.FrameReader(max_message_bytes)
+        self._close_code = websocket.CLOSE_NORMAL
         self._write_lock = concurrency.Lock()
         self._closing = False
         self._closed = concurrency.Event()
@@ -467,14 +244,14 @@ class Relay:
         self.duration = time.monotonic() - started
         return self
 
-    def _finish(self, reason, close_code=CLOSE_NORMAL):
+    def _finish(self, reason, close_code=websocket.CLOSE_NORMAL):
         """Record why the session ends; the first reason wins."""
         if self.end_reason is None:
             self.end_reason = reason
             self._close_code = close_code
 
     def _expire(self):
-        self._finish("console token expired", CLOSE_POLICY_VIOLATION)
+        self._finish("console token expired", websocket.CLOSE_POLICY_VIOLATION)
         self._close_both()
 
     # -- console -> client ------------------------------------------------------------
@@ -510,7 +287,7 @@ class Relay:
                         size = backend.recv_into(view[_HEADROOM:])
                         if not size:
                             break
-                        header = frame_header(OP_BINARY, size)
+                        header = websocket.frame_header(websocket.OP_BINARY, size)
                         start = _HEADROOM - len(header)
                         view[start:_HEADROOM] = header
                         with self._write_lock:
@@ -547,7 +324,7 @@ class Relay:
             with self._write_lock:
                 if self._closing:
                     return 0
-                client.sendall(frame_header(OP_BINARY, size), socket.MSG_MORE)
+                client.sendall(websocket.frame_header(websocket.OP_BINARY, size), socket.MSG_MORE)
                 client_fd, left = client.fileno(), size
                 while left:
                     try:
@@ -566,7 +343,7 @@ class Relay:
     # -- client -> console ------------------------------------------------------------
 
     def _client_to_backend(self):
-        reason, code = "client closed the connection", CLOSE_NORMAL
+        reason, code = "client closed the connection", websocket.CLOSE_NORMAL
         client, reader = self.client_sock, self._reader
         raw = _raw_socket(client)
         early, self._already_read = self._already_read, b""
@@ -621,7 +398,7 @@ class Relay:
                 if close is not None:
                     reason, code = "client closed the WebSocket", close
                     break
-        except (MessageTooBig, ProtocolError) as exc:
+        except (websocket.MessageTooBig, websocket.ProtocolError) as exc:
             reason, code = str(exc), exc.code
         except Exception as exc:  # any socket error ends the session
             reason = "client->backend: %s" % (exc.__class__.__name__,)
@@ -630,12 +407,13 @@ class Relay:
     def _answer_controls(self, controls):
         """Pong every ping; the close code to echo if the client closed, else None."""
         for opcode, payload in controls:
-            if opcode == OP_PING:
+            if opcode == websocket.OP_PING:
                 with self._write_lock:
                     if not self._closing:
-                        self.client_sock.sendall(frame_header(OP_PONG, len(payload)) + payload)
-            elif opcode == OP_CLOSE:
-                return _close_code_to_echo(payload)
+                        self.client_sock.sendall(
+                            websocket.frame_header(websocket.OP_PONG, len(payload)) + payload)
+            elif opcode == websocket.OP_CLOSE:
+                return websocket.close_code_to_echo(payload)
         return None
 
     # -- the end ------------------------------------------------------------------------
@@ -653,7 +431,7 @@ class Relay:
                 try:
                     with concurrency.Timeout(CLOSE_TIMEOUT, False):
                         self.client_sock.sendall(
-                            close_frame(self._close_code, (self.end_reason or "")[:100]))
+                            websocket.close_frame(self._close_code, (self.end_reason or "")[:100]))
                 except Exception:  # the client is gone or not reading: nothing to tell
                     pass
                 finally:

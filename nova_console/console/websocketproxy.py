@@ -35,9 +35,6 @@ Tokens never reach a log in clear: the request line is logged without its
 query, rejections log utils.mask_token(token), and every message that goes
 through log_message has token values blanked out.
 """
-import base64
-import binascii
-import hashlib
 import http
 import http.cookies
 import http.server
@@ -55,6 +52,7 @@ from websockify import websocketserver
 
 from nova_console import conf as nc_conf
 from nova_console.console import relay
+from nova_console.console import websocket
 from nova_console import context as nc_context
 from nova_console import utils
 
@@ -78,8 +76,8 @@ REFUSAL_LINGER = 1.0
 # Tokens are 32 characters; anything much longer is not worth an RPC.
 MAX_TOKEN_LENGTH = 255
 
-_WEBSOCKET_VERSIONS = ("7", "8", "13")
-_WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+# WebSocket subprotocols the consoles speak.
+SUBPROTOCOLS = ("binary",)
 
 # "token=value" as it appears in a query, a cookie or a noVNC path= parameter
 # (URL-encoded once or twice).
@@ -237,23 +235,11 @@ class ConsoleProxyRequestHandler(websocketserver.WebSocketRequestHandlerMixIn,
             self._close_backend(backend)
 
     def check_handshake_headers(self):
-        """Everything websockify's accept() will require, checked before any work."""
-        if self.headers.get("Sec-WebSocket-Version") not in _WEBSOCKET_VERSIONS:
-            raise ProxyRejection(http.HTTPStatus.BAD_REQUEST,
-                                 "unsupported WebSocket version")
-        key = self.headers.get("Sec-WebSocket-Key")
-        if not key:
-            raise ProxyRejection(http.HTTPStatus.BAD_REQUEST, "missing Sec-WebSocket-Key")
+        """Everything the upgrade needs, checked before any work is done for it."""
         try:
-            valid_key = len(base64.b64decode(key.strip(), validate=True)) == 16
-        except (binascii.Error, ValueError):
-            valid_key = False
-        if not valid_key:
-            raise ProxyRejection(http.HTTPStatus.BAD_REQUEST, "invalid Sec-WebSocket-Key")
-        offered = self.headers.get("Sec-WebSocket-Protocol")
-        if offered and "binary" not in [p.strip() for p in offered.split(",")]:
-            raise ProxyRejection(http.HTTPStatus.BAD_REQUEST,
-                                 "only the 'binary' WebSocket subprotocol is supported")
+            self.subprotocol = websocket.check_upgrade_request(self.headers, SUBPROTOCOLS)
+        except websocket.HandshakeError as exc:
+            raise ProxyRejection(http.HTTPStatus.BAD_REQUEST, str(exc))
 
     def allowed_origin_hosts(self):
         """Host names a WebSocket may come from: the one the client asked for (Host)
@@ -397,16 +383,13 @@ class ConsoleProxyRequestHandler(websocketserver.WebSocketRequestHandlerMixIn,
         """Answer 101 Switching Protocols; False if the client left meanwhile.
 
         The request headers were checked by check_handshake_headers."""
-        key = self.headers["Sec-WebSocket-Key"].strip()
-        accept = base64.b64encode(
-            hashlib.sha1((key + _WEBSOCKET_GUID).encode("ascii")).digest()).decode("ascii")
-        offered = [p.strip() for p in (self.headers.get("Sec-WebSocket-Protocol") or "").split(",")]
         self.send_response(http.HTTPStatus.SWITCHING_PROTOCOLS)
         self.send_header("Upgrade", "websocket")
         self.send_header("Connection", "Upgrade")
-        self.send_header("Sec-WebSocket-Accept", accept)
-        if "binary" in offered:
-            self.send_header("Sec-WebSocket-Protocol", "binary")
+        self.send_header("Sec-WebSocket-Accept",
+                         websocket.accept_key(self.headers["Sec-WebSocket-Key"]))
+        if self.subprotocol:
+            self.send_header("Sec-WebSocket-Protocol", self.subprotocol)
         try:
             self.end_headers()
         except OSError as exc:

@@ -183,32 +183,6 @@ def test_slow_reader_does_not_grow_proxy_memory(proxy_process):
         console.backend.stop()
 
 
-def test_frame_reader_bounds_and_unmasks_split_frames():
-    """The client frame parser on its own: any split of the byte stream gives the
-    same data, and an oversized message is refused from its header alone."""
-    payloads = [os.urandom(n) for n in (0, 1, 5, 125, 126, 4000, 70000)]
-    stream = b"".join(fakes.encode_frame(0x2, p) for p in payloads)
-    stream += fakes.encode_frame(0x9, b"ping!")
-    for step in (1, 3, 7, 1000, len(stream)):
-        reader = relay.FrameReader()
-        data, controls = b"", []
-        for offset in range(0, len(stream), step):
-            buf = bytearray(relay._MAX_CLIENT_HEADER + step)
-            start = reader.take_leftover(buf)
-            piece = stream[offset:offset + step]
-            buf[start:start + len(piece)] = piece
-            size, got = reader.feed(buf, start + len(piece))
-            data += bytes(buf[:size])
-            controls += got
-        assert data == b"".join(payloads)
-        assert controls == [(0x9, b"ping!")]
-    reader = relay.FrameReader(max_message_bytes=1024)
-    header = b"\x82\xff" + (2 ** 40).to_bytes(8, "big") + b"mask"
-    buf = bytearray(header)
-    with pytest.raises(relay.MessageTooBig):
-        reader.feed(buf, len(buf))
-
-
 class CountingPool(relay.ReadBufferPool):
     """A ReadBufferPool that records how many of its buffers were out at most."""
 

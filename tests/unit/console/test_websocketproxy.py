@@ -18,7 +18,7 @@ import nova_console
 from nova_console import conf as nc_conf
 from nova_console.console import concurrency
 from nova_console.console import novnc
-from nova_console.console import relay
+from nova_console.console import websocket
 from nova_console.console import server as proxy_server
 from nova_console.console import websocketproxy
 
@@ -187,7 +187,7 @@ def test_backend_close_closes_websocket(make_harness):
     harness = make_harness(fakes.say_and_hang_up(b"bye"))
     client = harness.open_session(harness.checker.add(harness.backend.port))
     assert client.recv_bytes(3) == b"bye"
-    assert client.wait_closed() == relay.CLOSE_NORMAL
+    assert client.wait_closed() == websocket.CLOSE_NORMAL
     started = time.monotonic()
     assert client.at_eof()
     assert time.monotonic() - started < 1.0  # promptly, not after some timeout
@@ -214,7 +214,7 @@ def test_oversized_message_closes_session_with_1009(proxy):
     client = proxy.open_session(proxy.checker.add(proxy.backend.port))
     # Only the header of a 2 MiB frame: the proxy must refuse before the payload.
     client.send_raw(b"\x82\xff" + (2 * 1024 * 1024).to_bytes(8, "big") + b"mask")
-    assert client.wait_closed() == relay.CLOSE_MESSAGE_TOO_BIG
+    assert client.wait_closed() == websocket.CLOSE_MESSAGE_TOO_BIG
     assert proxy.backend.ended.wait(3)
 
 
@@ -223,7 +223,7 @@ def test_fragmented_message_over_limit_closes_session(proxy):
     chunk = b"a" * (600 * 1024)
     client.send_raw(fakes.encode_frame(0x2, chunk, fin=False))
     client.send_raw(fakes.encode_frame(0x0, chunk, fin=True))
-    assert client.wait_closed() == relay.CLOSE_MESSAGE_TOO_BIG
+    assert client.wait_closed() == websocket.CLOSE_MESSAGE_TOO_BIG
 
 
 def test_session_timeout_enforced_when_configured(proxy, conf):
@@ -233,7 +233,7 @@ def test_session_timeout_enforced_when_configured(proxy, conf):
     client.send(b"before expiry")
     assert client.recv_bytes(13) == b"before expiry"
     started = time.monotonic()
-    assert client.wait_closed() == relay.CLOSE_POLICY_VIOLATION
+    assert client.wait_closed() == websocket.CLOSE_POLICY_VIOLATION
     assert time.monotonic() - started < 2.5
     assert proxy.backend.ended.wait(3)
 
