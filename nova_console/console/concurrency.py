@@ -9,14 +9,13 @@
   (client -> console direction) and one more (console -> client direction):
   about 8 KiB each while parked, no OS thread and no process per connection.
 * Buffers are borrowed from a shared pool only while bytes are in flight, so
-  an idle session holds none.
+  an idle session holds none (buffers.py).
 * Optionally several worker processes share one listening socket
   (run_workers): one hub per core.
 
 Nothing here may block the hub: blocking calls would stall every session of
 the process.
 """
-import collections
 import errno
 import os
 import signal
@@ -62,41 +61,6 @@ def call_later(seconds, function, *args):
     """Run function(*args) in a new green thread after `seconds`; returns an object
     with cancel()."""
     return hubs.get_hub().schedule_call_global(seconds, eventlet.spawn_n, function, *args)
-
-
-class BufferPool:
-    """Reusable bytearrays of one size, lent while bytes are in flight.
-
-    Lending instead of owning keeps idle sessions free of buffers (a parked
-    session holds none) without allocating and freeing hundreds of KiB per read.
-    At most `keep` free buffers are kept; more are left to the allocator. With a
-    `limit`, at most that many are lent at once: get() returns None beyond it.
-    deque.append/pop are atomic, so hubs in several threads may share a pool.
-    """
-
-    def __init__(self, size, keep=64, limit=None):
-        self.size = size
-        self.keep = keep
-        self._free = collections.deque()
-        # One ticket per buffer that may be out; None: no limit.
-        self._tickets = None if limit is None else collections.deque([None] * limit)
-
-    def get(self):
-        if self._tickets is not None:
-            try:
-                self._tickets.pop()
-            except IndexError:
-                return None
-        try:
-            return self._free.pop()
-        except IndexError:
-            return bytearray(self.size)
-
-    def put(self, buf):
-        if self._tickets is not None:
-            self._tickets.append(None)
-        if len(self._free) < self.keep:
-            self._free.append(buf)
 
 
 # -- worker processes ---------------------------------------------------------------

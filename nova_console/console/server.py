@@ -17,7 +17,7 @@ from oslo_log import log as logging
 from nova_console import conf as nc_conf
 from nova_console import context as nc_context
 from nova_console.console import concurrency
-from nova_console.console import relay
+from nova_console.console import buffers
 from nova_console.console import websocketproxy
 from nova_console.consoleauth import rpcapi as consoleauth_rpcapi
 
@@ -166,14 +166,14 @@ class ConsoleProxyServer:
         serve_forever() sees the flag within ACCEPT_POLL_INTERVAL instead."""
         self._stopping.set()
         if os.getpid() == self._listener_pid:
-            relay.shutdown_quietly(self._listener)
+            buffers.shutdown_quietly(self._listener)
         self._shutdown_connections()
 
     def _shutdown_connections(self):
         with self._connections_lock:
             connections = list(self._connections)
         for conn in connections:
-            relay.shutdown_quietly(conn)
+            buffers.shutdown_quietly(conn)
 
     def _end_sessions(self):
         """In serve_forever's thread: wake every session and let it clean up."""
@@ -206,7 +206,7 @@ class ConsoleProxyServer:
             for sock in (served, conn):
                 if sock is not None:
                     self._untrack(sock)
-                    relay.shutdown_quietly(sock)
+                    buffers.shutdown_quietly(sock)
                     sock.close()
 
     def _track(self, sock):
@@ -233,6 +233,6 @@ class ConsoleProxyServer:
                 conn.sendall(websocketproxy.refusal_head(400, "this proxy requires TLS"))
             except OSError:
                 pass
-            relay.linger_until_eof(conn, websocketproxy.REFUSAL_LINGER)
+            buffers.linger_until_eof(conn, websocketproxy.REFUSAL_LINGER)
             return None
         return conn

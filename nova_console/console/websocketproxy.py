@@ -51,6 +51,8 @@ from oslo_log import log as logging
 from websockify import websocketserver
 
 from nova_console import conf as nc_conf
+from nova_console.console import buffers
+from nova_console.console import framing
 from nova_console.console import relay
 from nova_console.console import websocket
 from nova_console import context as nc_context
@@ -367,7 +369,7 @@ class ConsoleProxyRequestHandler(websocketserver.WebSocketRequestHandlerMixIn,
             return
         try:
             backend.sendall(("CONNECT %s HTTP/1.1\r\n\r\n" % path).encode("latin-1"))
-            head = read_http_head(backend, MAX_BACKEND_HANDSHAKE_BYTES)
+            head = buffers.read_http_head(backend, MAX_BACKEND_HANDSHAKE_BYTES)
         except (OSError, ValueError, UnicodeError) as exc:
             raise ProxyRejection(http.HTTPStatus.BAD_GATEWAY,
                                  "the console server refused the connection",
@@ -429,7 +431,8 @@ class ConsoleProxyRequestHandler(websocketserver.WebSocketRequestHandlerMixIn,
                    "token": self.token_mask}
         LOG.info("Console session started: %(console_type)s console of instance "
                  "%(instance)s at %(backend)s for %(client)s (token %(token)s)", details)
-        session = relay.Relay(self.connection, backend, early, expires_at).run()
+        client = framing.ClientStream(self.connection, framing.WebSocketFraming(), early)
+        session = relay.Relay(client, backend, expires_at).run()
         details.update(to_backend=session.bytes_to_backend, to_client=session.bytes_to_client,
                        duration=session.duration, reason=session.end_reason)
         LOG.info("Console session ended: instance %(instance)s, client %(client)s, "
@@ -457,12 +460,12 @@ class ConsoleProxyRequestHandler(websocketserver.WebSocketRequestHandlerMixIn,
         self.log_request(status)
         self.wfile.write(refusal_head(status, reason))
         self.wfile.flush()
-        relay.linger_until_eof(self.connection, REFUSAL_LINGER)
+        buffers.linger_until_eof(self.connection, REFUSAL_LINGER)
 
     @staticmethod
     def _close_backend(backend):
         if backend is not None:
-            relay.shutdown_quietly(backend)
+            buffers.shutdown_quietly(backend)
             backend.close()
 
 
@@ -470,32 +473,3 @@ def refusal_head(status, reason):
     """The whole answer refusing a console connection: status line and headers."""
     return ("HTTP/1.1 %d %s\r\n%s: %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
             % (int(status), reason, REFUSAL_HEADER, reason)).encode("latin-1")
-
-
-def read_http_head(sock, limit):
-    """Read an HTTP response head (through the blank line) and not one byte more.
-
-    Raises ValueError if the head is longer than limit, OSError on EOF.
-    """
-    head = b""
-    while True:
-        peeked = sock.recv(limit + 4 - len(head), socket.MSG_PEEK)
-        if not peeked:
-            raise ConnectionError("connection closed during the handshake")
-        end = (head + peeked).find(b"\r\n\r\n")
-        take = end + 4 - len(head) if end >= 0 else len(peeked)
-        head += _recv_exactly(sock, take)
-        if end >= 0:
-            return head
-        if len(head) > limit:
-            raise ValueError("handshake answer longer than %d bytes" % limit)
-
-
-def _recv_exactly(sock, size):
-    data = b""
-    while len(data) < size:
-        chunk = sock.recv(size - len(data))
-        if not chunk:
-            raise ConnectionError("connection closed during the handshake")
-        data += chunk
-    return data

@@ -17,7 +17,9 @@ import pytest
 
 from nova_console import conf as nc_conf
 from nova_console.console import novnc
+from nova_console.console import buffers
 from nova_console.console import relay
+from nova_console.console import websocket
 from nova_console.console import server as proxy_server
 
 from . import fakes
@@ -183,7 +185,7 @@ def test_slow_reader_does_not_grow_proxy_memory(proxy_process):
         console.backend.stop()
 
 
-class CountingPool(relay.ReadBufferPool):
+class CountingPool(buffers.ReadBufferPool):
     """A ReadBufferPool that records how many of its buffers were out at most."""
 
     def __init__(self, *args, **kwargs):
@@ -226,7 +228,7 @@ def test_streaming_clients_get_large_reads_and_their_bytes_arrive_intact(proxy_p
     STREAM_READ_SIZE at a time, never more such reads at once than the pool's
     limit; the sessions left out read the usual size. Every byte arrives, in order."""
     server, checker = proxy_process
-    pool = CountingPool(relay.STREAM_READ_SIZE, keep=1, limit=2)
+    pool = CountingPool(relay.STREAM_READ_SIZE, websocket.MAX_CLIENT_HEADER, keep=1, limit=2)
     monkeypatch.setattr(relay, "_STREAM_BUFFERS", pool)
     sessions, mib = 4, 24
     burst = [os.urandom(64 * 1024) for _ in range(16)]  # 1 MiB in 64 KiB frames
