@@ -36,12 +36,12 @@ class ConsoleAuthTokensController:
                          {"project_id": context.project_id})
         connect_info = self.compute_api.get_console_connect_info(context, token)
         if (not microversion.is_supported(req, ALL_CONSOLE_TYPES_MIN_VERSION) and
-                connect_info["console_type"] != LEGACY_CONSOLE_TYPE):
+                connect_info.console_type != LEGACY_CONSOLE_TYPE):
             raise wsgi.Unauthorized(
                 message="The requested console type details are not accessible")
         LOG.info("Console token %s of instance %s looked up", utils.mask_token(token),
-                 connect_info["instance_uuid"])
-        console = {field: connect_info[field] for field in PUBLIC_FIELDS}
+                 connect_info.instance_uuid)
+        console = {field: getattr(connect_info, field) for field in PUBLIC_FIELDS}
         if microversion.is_supported(req, TLS_PORT_MIN_VERSION):
-            console["tls_port"] = connect_info.get("tls_port")
+            console["tls_port"] = connect_info.tls_port
         return wsgi.json_response({"console": console})

@@ -3,6 +3,7 @@
 Controllers translate HTTP to these calls; this module holds the rules:
 tenancy, scheduling, state checks, and the two RPC hops of a console request.
 """
+import dataclasses
 import time
 
 import oslo_messaging as messaging
@@ -139,11 +140,10 @@ class API:
         _check_ready_for_console(instance)
         connect_info = self._call_compute(
             self.compute_rpcapi.get_vnc_console, context, instance, console_type)
-        self.consoleauth_rpcapi.authorize_console(
-            context, connect_info["token"], console_type, connect_info["host"],
-            connect_info["port"], connect_info["internal_access_path"], instance["uuid"],
-            access_url=connect_info["access_url_base"], tls_port=connect_info["tls_port"])
-        return {"type": console_type, "url": connect_info["access_url"]}
+        # The console of the instance asked about, whatever an older host said.
+        connect_info = dataclasses.replace(connect_info, instance_uuid=instance["uuid"])
+        self.consoleauth_rpcapi.authorize_console(context, connect_info)
+        return {"type": console_type, "url": connect_info.access_url}
 
     def get_console_output(self, context, instance, length=None):
         """The last `length` lines (None: all) of what the guest wrote to its serial

@@ -43,6 +43,7 @@ from oslo_log import log as logging
 from nova_console.api import rpcapi as api_rpcapi
 from nova_console.compute.drivers import base
 from nova_console import conf as nc_conf
+from nova_console import connect_info
 from nova_console import context as nc_context
 from nova_console import exception
 from nova_console import utils
@@ -407,11 +408,11 @@ class ComputeManager:
         endpoint = self.driver.get_vnc_console(instance)
         token = utils.generate_token()
         access_url_base = CONF.vnc.novncproxy_base_url
-        return {"console_type": console_type, "host": endpoint.host, "port": endpoint.port,
-                "tls_port": endpoint.tls_port,
-                "internal_access_path": endpoint.internal_access_path, "token": token,
-                "access_url_base": access_url_base,
-                "access_url": novnc_access_url(access_url_base, token)}
+        return connect_info.ConnectInfo(
+            console_type=console_type, host=endpoint.host, port=endpoint.port,
+            tls_port=endpoint.tls_port, internal_access_path=endpoint.internal_access_path,
+            instance_uuid=instance["uuid"], access_url_base=access_url_base, token=token,
+            access_url=novnc_access_url(access_url_base, token)).to_primitive()
 
     def validate_console_port(self, context, instance, port, console_type):
         """True only if `port` is, right now, the console of this instance."""

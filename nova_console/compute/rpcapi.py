@@ -3,6 +3,7 @@ import oslo_messaging as messaging
 
 from nova_console import compute
 from nova_console import conf as nc_conf
+from nova_console import connect_info
 from nova_console import exception
 from nova_console import rpc
 
@@ -63,8 +64,9 @@ class ComputeAPI:
                                                      tail_length=tail_length)
 
     def get_vnc_console(self, ctxt, instance, console_type):
-        return self._prepare(instance).call(ctxt, "get_vnc_console", instance=instance,
-                                            console_type=console_type)
+        """The console's connect_info.ConnectInfo, with a new token and its URL."""
+        return connect_info.ConnectInfo.from_primitive(self._prepare(instance).call(
+            ctxt, "get_vnc_console", instance=instance, console_type=console_type))
 
     def validate_console_port(self, ctxt, instance, port, console_type, timeout=None):
         client = self._prepare(instance)

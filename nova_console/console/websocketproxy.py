@@ -321,7 +321,7 @@ class ConsoleProxyRequestHandler(websocketserver.WebSocketRequestHandlerMixIn,
         return connect_info
 
     def check_console_type(self, connect_info):
-        console_type = connect_info.get("console_type")
+        console_type = connect_info.console_type
         if console_type not in self.console_types:
             raise ProxyRejection(http.HTTPStatus.FORBIDDEN,
                                  "token is not for this console proxy",
@@ -331,7 +331,7 @@ class ConsoleProxyRequestHandler(websocketserver.WebSocketRequestHandlerMixIn,
     def check_origin_scheme(self, origin, connect_info):
         """A page served over https must not open a console issued for http, nor the
         reverse (when both the Origin and the console URL are known)."""
-        access_url = connect_info.get("access_url_base")
+        access_url = connect_info.access_url_base
         if origin is None or not access_url:
             return
         expected = _http_scheme(urllib.parse.urlsplit(access_url).scheme)
@@ -343,7 +343,7 @@ class ConsoleProxyRequestHandler(websocketserver.WebSocketRequestHandlerMixIn,
 
     def connect_backend(self, connect_info):
         """A connected TCP socket to the console server (timeout still set)."""
-        host, port = connect_info.get("host"), connect_info.get("port")
+        host, port = connect_info.host, connect_info.port
         try:
             backend = socket.create_connection(
                 (host, int(port)), timeout=CONF.console.backend_connect_timeout)
@@ -364,7 +364,7 @@ class ConsoleProxyRequestHandler(websocketserver.WebSocketRequestHandlerMixIn,
         Reads the answer's headers exactly up to the blank line: what follows is
         already console data.
         """
-        path = connect_info.get("internal_access_path")
+        path = connect_info.internal_access_path
         if not path:
             return
         try:
@@ -423,11 +423,11 @@ class ConsoleProxyRequestHandler(websocketserver.WebSocketRequestHandlerMixIn,
         backend.settimeout(None)
         expires_at = None
         if CONF.consoleauth.enforce_session_timeout:
-            expires_at = connect_info.get("expires")
+            expires_at = connect_info.expires
         details = {"client": self.address_string(),
-                   "instance": connect_info.get("instance_uuid"),
-                   "console_type": connect_info.get("console_type"),
-                   "backend": "%s:%s" % (connect_info.get("host"), connect_info.get("port")),
+                   "instance": connect_info.instance_uuid,
+                   "console_type": connect_info.console_type,
+                   "backend": "%s:%s" % (connect_info.host, connect_info.port),
                    "token": self.token_mask}
         LOG.info("Console session started: %(console_type)s console of instance "
                  "%(instance)s at %(backend)s for %(client)s (token %(token)s)", details)

@@ -10,6 +10,7 @@ import oslo_messaging as messaging
 from oslo_log import log as logging
 
 from nova_console import conf as nc_conf
+from nova_console import connect_info
 from nova_console.compute import rpcapi as compute_rpcapi
 from nova_console.db import api as db
 from nova_console import exception
@@ -135,7 +136,8 @@ class ConsoleAuthManager:
         # DEBUG: the proxy logs every session it opens at INFO; refusals stay INFO.
         LOG.debug("Token sha256:%s accepted for instance %s", token_hash[:12],
                   row["instance_uuid"])
-        return {field: row[field] for field in _PUBLIC_FIELDS}
+        return connect_info.ConnectInfo(
+            **{field: row[field] for field in _PUBLIC_FIELDS}).to_primitive()
 
     def _ports_still_valid(self, context, keys):
         """{key: whether the port is still the console} for each (host, instance

@@ -5,6 +5,7 @@ import threading
 import oslo_messaging as messaging
 
 from nova_console import conf as nc_conf
+from nova_console import connect_info
 from nova_console import consoleauth
 from nova_console import rpc
 
@@ -36,22 +37,26 @@ class ConsoleAuthAPI:
         self.client = rpc.get_client(target, version_cap=CONF.upgrade_levels.consoleauth)
         self._batcher = TokenCheckBatcher(self._check_tokens)
 
-    def authorize_console(self, ctxt, token, console_type, host, port, internal_access_path,
-                          instance_uuid, access_url=None, tls_port=None):
+    def authorize_console(self, ctxt, connect_info):
+        """Store the token of `connect_info` (a connect_info.ConnectInfo)."""
         # call: the console URL must not be handed out before its token is stored.
         return self.client.prepare().call(
-            ctxt, "authorize_console", token=token, console_type=console_type, host=host,
-            port=port, internal_access_path=internal_access_path,
-            instance_uuid=instance_uuid, access_url=access_url, tls_port=tls_port)
+            ctxt, "authorize_console", token=connect_info.token,
+            console_type=connect_info.console_type, host=connect_info.host,
+            port=connect_info.port, internal_access_path=connect_info.internal_access_path,
+            instance_uuid=connect_info.instance_uuid, access_url=connect_info.access_url_base,
+            tls_port=connect_info.tls_port)
 
     def check_token(self, ctxt, token):
-        """The token's connection details, or None. Checks made at the same time by
-        this process travel together in check_tokens messages (1.1), so a reconnect
-        storm costs consoleauth and the message bus a few messages, not one each
-        (see TokenCheckBatcher)."""
+        """The token's connect_info.ConnectInfo (no token in it), or None. Checks made
+        at the same time by this process travel together in check_tokens messages
+        (1.1), so a reconnect storm costs consoleauth and the message bus a few
+        messages, not one each (see TokenCheckBatcher)."""
         if not self.client.can_send_version("1.1"):
-            return self.client.prepare(version="1.0").call(ctxt, "check_token", token=token)
-        return self._batcher.check(ctxt, token)
+            found = self.client.prepare(version="1.0").call(ctxt, "check_token", token=token)
+        else:
+            found = self._batcher.check(ctxt, token)
+        return None if found is None else connect_info.ConnectInfo.from_primitive(found)
 
     def warm_up(self, ctxt):
         """Open what a first check would wait for (connections, the reply queue): an

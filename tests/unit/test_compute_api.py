@@ -7,6 +7,7 @@ import sqlalchemy as sa
 
 from nova_console.compute import api as compute_api
 from nova_console.compute import manager as compute_manager
+from nova_console import connect_info
 from nova_console import context
 from nova_console.db import api as db
 from nova_console.db import models
@@ -39,19 +40,19 @@ class FakeComputeRPC:
     def get_vnc_console(self, ctxt, instance, console_type):
         if self.console_error:
             raise self.console_error
-        return {"console_type": console_type, "host": "10.0.0.5", "port": 5901,
-                "tls_port": None, "internal_access_path": None, "token": "T0KEN",
-                "access_url_base": "http://p/vnc_lite.html",
-                "access_url": "http://p/vnc_lite.html?path=%3Ftoken%3DT0KEN"}
+        return connect_info.ConnectInfo(
+            console_type=console_type, host="10.0.0.5", port=5901, token="T0KEN",
+            access_url_base="http://p/vnc_lite.html",
+            access_url="http://p/vnc_lite.html?path=%3Ftoken%3DT0KEN")
 
 
 class FakeConsoleAuthRPC:
     def __init__(self):
         self.authorized, self.revoked = [], []
 
-    def authorize_console(self, ctxt, token, console_type, host, port, internal_access_path,
-                          instance_uuid, access_url=None, tls_port=None):
-        self.authorized.append((token, host, port, instance_uuid, access_url))
+    def authorize_console(self, ctxt, info):
+        self.authorized.append((info.token, info.host, info.port, info.instance_uuid,
+                                info.access_url_base))
 
     def delete_tokens_for_instance(self, ctxt, instance_uuid):
         self.revoked.append(instance_uuid)

@@ -89,12 +89,14 @@ def test_console_token_round_trip_over_rpc(services):
     ctxt = context.get_admin_context()
     info = compute_rpcapi.ComputeAPI().get_vnc_console(ctxt, instance, "novnc")
     consoleauth_api = consoleauth_rpcapi.ConsoleAuthAPI()
-    consoleauth_api.authorize_console(ctxt, info["token"], "novnc", info["host"], info["port"],
-                                      None, instance["uuid"], access_url=info["access_url_base"])
-    checked = consoleauth_api.check_token(ctxt, info["token"])
-    assert (checked["host"], checked["port"]) == ("10.0.0.5", 5901)
+    assert (info.instance_uuid, info.console_type) == (instance["uuid"], "novnc")
+    consoleauth_api.authorize_console(ctxt, info)
+    checked = consoleauth_api.check_token(ctxt, info.token)
+    assert (checked.host, checked.port, checked.instance_uuid) == (
+        "10.0.0.5", 5901, instance["uuid"])
+    assert checked.token is None and checked.access_url is None  # never given out
     del driver.running[instance["uuid"]]
-    assert consoleauth_api.check_token(ctxt, info["token"]) is None
+    assert consoleauth_api.check_token(ctxt, info.token) is None
 
 
 class CountingConsoleAuth(consoleauth_manager.ConsoleAuthManager):
@@ -147,7 +149,7 @@ def test_concurrent_checks_over_rpc_each_get_their_own_answer(fake_transport, da
     finally:
         for rpc_service in running:
             rpc_service.stop()
-    assert [results[t] and results[t]["port"] for t in tokens] == [5901] * 12 + [None]
+    assert [results[t] and results[t].port for t in tokens] == [5901] * 12 + [None]
     assert consoleauth_service.messages[method] > 0
     other = "check_token" if method == "check_tokens" else "check_tokens"
     assert consoleauth_service.messages[other] == 0
@@ -261,7 +263,7 @@ def test_a_client_capped_at_1_0_talks_to_a_1_0_host_and_refuses_new_calls(
         driver.running[instance["uuid"]] = 5901
         client = compute_rpcapi.ComputeAPI()
         ctxt = context.get_admin_context()
-        assert client.get_vnc_console(ctxt, instance, "novnc")["port"] == 5901
+        assert client.get_vnc_console(ctxt, instance, "novnc").port == 5901
         for call in (lambda: client.reboot_instance(ctxt, instance, "HARD"),
                      lambda: client.get_console_output(ctxt, instance, 5)):
             with pytest.raises(exception.NotImplementedByDriver) as raised:

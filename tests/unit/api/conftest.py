@@ -1,5 +1,6 @@
 """Fixtures of the REST API tests: the real WSGI app over the real compute API and a fresh
 SQLite database, with the two RPC clients (compute, consoleauth) replaced by fakes."""
+import dataclasses
 import json
 
 import pytest
@@ -9,6 +10,7 @@ from nova_console.api import app as api_app
 from nova_console.api import policy
 from nova_console.compute import api as compute_api
 from nova_console.compute import manager as compute_manager
+from nova_console import connect_info
 from nova_console.db import api as db
 
 
@@ -57,10 +59,10 @@ class FakeComputeRPC:
             raise self.console_error
         self.issued_tokens += 1
         token = "token-%d" % self.issued_tokens
-        return {"console_type": console_type, "host": "10.0.0.5", "port": 5900,
-                "tls_port": None, "internal_access_path": None, "token": token,
-                "access_url_base": CONSOLE_URL_BASE,
-                "access_url": CONSOLE_URL_BASE + "?path=%3Ftoken%3D" + token}
+        return connect_info.ConnectInfo(
+            console_type=console_type, host="10.0.0.5", port=5900, token=token,
+            instance_uuid=instance["uuid"], access_url_base=CONSOLE_URL_BASE,
+            access_url=CONSOLE_URL_BASE + "?path=%3Ftoken%3D" + token)
 
 
 class FakeConsoleAuthRPC:
@@ -69,19 +71,15 @@ class FakeConsoleAuthRPC:
     def __init__(self):
         self.tokens = {}
 
-    def authorize_console(self, ctxt, token, console_type, host, port, internal_access_path,
-                          instance_uuid, access_url=None, tls_port=None):
-        self.tokens[token] = {"console_type": console_type, "host": host, "port": port,
-                              "tls_port": tls_port,
-                              "internal_access_path": internal_access_path,
-                              "instance_uuid": instance_uuid, "access_url_base": access_url,
-                              "expires": 0}
+    def authorize_console(self, ctxt, connect_info):
+        self.tokens[connect_info.token] = dataclasses.replace(connect_info.without_secrets(),
+                                                              expires=0)
 
     def check_token(self, ctxt, token):
         return self.tokens.get(token)
 
     def delete_tokens_for_instance(self, ctxt, instance_uuid):
-        doomed = [t for t, info in self.tokens.items() if info["instance_uuid"] == instance_uuid]
+        doomed = [t for t, info in self.tokens.items() if info.instance_uuid == instance_uuid]
         for token in doomed:
             del self.tokens[token]
         return len(doomed)

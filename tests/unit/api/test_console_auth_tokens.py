@@ -1,4 +1,5 @@
 """GET /v2.1/os-console-auth-tokens/{token}: admin only, all console types from 2.31."""
+import dataclasses
 import logging
 
 import pytest
@@ -58,7 +59,8 @@ def test_before_2_31_only_rdp_tokens_are_shown_as_in_nova(client, console_token)
 
 def test_before_2_31_an_rdp_token_is_shown(client, console_token, consoleauth_rpc):
     token, server_id = console_token
-    consoleauth_rpc.tokens[token]["console_type"] = console_auth_tokens.LEGACY_CONSOLE_TYPE
+    consoleauth_rpc.tokens[token] = dataclasses.replace(
+        consoleauth_rpc.tokens[token], console_type=console_auth_tokens.LEGACY_CONSOLE_TYPE)
     response = client.get(TOKENS + token, token=ADMIN)
     assert response.status_int == 200
     assert response.json["console"]["instance_uuid"] == server_id

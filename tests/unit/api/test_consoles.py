@@ -33,7 +33,7 @@ def test_get_vnc_console_action_returns_the_console_url(client, make_server, con
     assert console["type"] == "novnc"
     assert console["url"].startswith(CONSOLE_URL_BASE + "?path=%3Ftoken%3D")
     [stored] = consoleauth_rpc.tokens.values()
-    assert stored["instance_uuid"] == server_id
+    assert stored.instance_uuid == server_id
 
 
 def test_an_admin_may_get_another_tenants_console(client, make_server):

@@ -11,6 +11,7 @@ import socket
 import struct
 import threading
 import time
+import types
 import uuid
 
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -300,8 +301,9 @@ class FakeTokenChecker:
         return token
 
     def check_token(self, ctxt, token):
+        """A ConnectInfo-like object (what consoleauth's RPC client returns), or None."""
         self.calls.append(token)
         if self.error is not None:
             raise self.error
         info = self.tokens.get(token)
-        return dict(info) if info is not None else None
+        return None if info is None else types.SimpleNamespace(**info)
