@@ -1,24 +1,26 @@
-"""nova-novncproxy: serves the noVNC client from [DEFAULT] web and proxies its
-WebSocket to the instance's VNC server."""
+"""nova-novncproxy: serves noVNC from [DEFAULT] web and relays its WebSocket to the
+instances' VNC servers. All it has of its own is this: the rest is the core's."""
 from nova_console import conf as nc_conf
+from nova_console.console import fronts
 from nova_console.console import server
-from nova_console.console import websocketproxy
+from nova_console.console import settings as proxy_settings
 
 CONF = nc_conf.CONF
 
-
-class NoVNCProxyRequestHandler(websocketproxy.ConsoleProxyRequestHandler):
-    """The proxy core for tokens of console type 'novnc'."""
-
-    console_types = ("novnc",)
+NAME = "nova-novncproxy"
+CONSOLE_TYPES = ("novnc",)
 
 
-def make_server(host=None, port=None, token_checker=None):
-    """The nova-novncproxy server, listening on [vnc] novncproxy_host/port unless
-    host/port are given; call serve_forever() to run it, stop() to end it."""
-    return server.ConsoleProxyServer(
-        NoVNCProxyRequestHandler,
-        CONF.vnc.novncproxy_host if host is None else host,
+def settings(host=None, port=None, **own):
+    """nova-novncproxy's settings, on [vnc] novncproxy_host/port unless host/port
+    are given; `own` overrides any other setting."""
+    own.setdefault("web_root", CONF.web)
+    return proxy_settings.from_conf(
+        NAME, CONF.vnc.novncproxy_host if host is None else host,
         CONF.vnc.novncproxy_port if port is None else port,
-        web_root=CONF.web,
-        token_checker=token_checker)
+        CONSOLE_TYPES, [fronts.WebSocketFront()], **own)
+
+
+def make_server(host=None, port=None, token_checker=None, **own):
+    """The nova-novncproxy server; call serve_forever() to run it, stop() to end it."""
+    return server.ConsoleProxyServer(settings(host, port, **own), token_checker=token_checker)

@@ -1,10 +1,11 @@
 """The listening side of a console proxy: accept, optional TLS, a green thread each.
 
-Every accepted connection is served by the proxy's request handler class in a
-green thread of its own, on the process' eventlet hub (concurrency.py says
-how the proxies run). serve_forever() may run in any thread, monkey-patched
-or not: that thread's hub serves every connection it accepts, so one process
-holds thousands of sessions. stop() may be called from any thread.
+Every accepted connection is served by the proxies' request handler
+(handler.py), with the proxy's settings (settings.py), in a green thread of its
+own, on the process' eventlet hub (concurrency.py says how the proxies run).
+serve_forever() may run in any thread, monkey-patched or not: that thread's hub
+serves every connection it accepts, so one process holds thousands of
+sessions. stop() may be called from any thread.
 """
 import os
 import socket
@@ -14,14 +15,12 @@ import threading
 from eventlet.green import ssl as green_ssl
 from oslo_log import log as logging
 
-from nova_console import conf as nc_conf
 from nova_console import context as nc_context
-from nova_console.console import concurrency
 from nova_console.console import buffers
-from nova_console.console import websocketproxy
+from nova_console.console import concurrency
+from nova_console.console import handler
 from nova_console.consoleauth import rpcapi as consoleauth_rpcapi
 
-CONF = nc_conf.CONF
 LOG = logging.getLogger(__name__)
 
 # Seconds a new connection has to start (and finish) its TLS handshake.
@@ -49,52 +48,53 @@ class ConsoleProxyConfigError(Exception):
     """The proxy cannot start with the configured options."""
 
 
-def build_ssl_context():
-    """The server SSLContext from [DEFAULT] cert/key and [console] ssl_* options,
-    or None when the certificate file does not exist (and TLS is not required)."""
-    if not os.path.exists(CONF.cert):
-        if CONF.ssl_only:
+def build_ssl_context(tls):
+    """The server SSLContext of settings.TLSSettings `tls`, or None when there is no
+    TLS or its certificate file does not exist (and TLS is not required)."""
+    if tls is None:
+        return None
+    if not os.path.exists(tls.cert):
+        if tls.ssl_only:
             raise ConsoleProxyConfigError(
-                "ssl_only is set but the certificate file %s does not exist" % CONF.cert)
-        LOG.info("TLS disabled: certificate file %s not found", CONF.cert)
+                "ssl_only is set but the certificate file %s does not exist" % tls.cert)
+        LOG.info("TLS disabled: certificate file %s not found", tls.cert)
         return None
     # A green context: its sockets yield to the hub, patched process or not.
     context = green_ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     try:
-        context.load_cert_chain(CONF.cert, CONF.key or None)
-        if CONF.console.ssl_ciphers:
-            context.set_ciphers(CONF.console.ssl_ciphers)
+        context.load_cert_chain(tls.cert, tls.key or None)
+        if tls.ciphers:
+            context.set_ciphers(tls.ciphers)
     except (OSError, ssl.SSLError) as exc:
         raise ConsoleProxyConfigError("cannot set up TLS: %s" % exc)
-    minimum = _TLS_VERSIONS.get(CONF.console.ssl_minimum_version)
+    minimum = _TLS_VERSIONS.get(tls.minimum_version)
     if minimum is not None:
         context.minimum_version = minimum
     return context
 
 
 class ConsoleProxyServer:
-    """Listens on host:port and serves each connection with handler_class.
+    """Listens where `settings` (settings.ProxySettings) say and serves each
+    connection with the proxies' request handler.
 
-    The handler reads its per-process settings from this object: web_root (a
-    directory, or None for a proxy that serves no files) and token_checker
-    (an object with check_token(ctxt, token), consoleauth's RPC API by
-    default, made on first use so that worker processes forked after the
-    listening socket was opened each get their own RPC connection).
+    The handler reads the proxy's settings and token_checker from this object:
+    an object with check_token(ctxt, token), consoleauth's RPC API by default,
+    made on first use so that worker processes forked after the listening socket
+    was opened each get their own RPC connection.
     """
 
-    def __init__(self, handler_class, host, port, web_root=None, token_checker=None):
-        self.handler_class = handler_class
-        self.web_root = web_root
+    def __init__(self, settings, token_checker=None):
+        self.settings = settings
         self._token_checker = token_checker
-        if web_root and not os.path.isdir(web_root):
-            LOG.warning("Web root %s is not a directory: the proxy will serve no files",
-                        web_root)
-        self.ssl_only = CONF.ssl_only
-        self.ssl_context = build_ssl_context()
+        if settings.web_root and not os.path.isdir(settings.web_root):
+            LOG.warning("Web root %s of %s is not a directory: it will serve no files",
+                        settings.web_root, settings.name)
+        self.ssl_only = bool(settings.tls and settings.tls.ssl_only)
+        self.ssl_context = build_ssl_context(settings.tls)
         self._stopping = threading.Event()
         self._connections = set()
         self._connections_lock = threading.Lock()
-        self._listener = self._listen(host, port)
+        self._listener = self._listen(settings.host, settings.port, settings.listen_ipv6)
         self._listener_pid = os.getpid()  # a worker forked later shares the socket
         self._pool = None
 
@@ -105,9 +105,9 @@ class ConsoleProxyServer:
         return self._token_checker
 
     @staticmethod
-    def _listen(host, port):
+    def _listen(host, port, ipv6):
         family = socket.AF_INET
-        if CONF.source_is_ipv6:
+        if ipv6:
             family = socket.AF_INET6
             if host == "0.0.0.0":
                 host = "::"
@@ -124,7 +124,7 @@ class ConsoleProxyServer:
 
     def serve_forever(self):
         host, port = self.address
-        LOG.info("%s listening on %s:%s%s", self.handler_class.__name__, host, port,
+        LOG.info("%s listening on %s:%s%s", self.settings.name, host, port,
                  " (TLS only)" if self.ssl_only else
                  " (TLS and plain)" if self.ssl_context else "")
         self._pool = concurrency.GreenPool(size=1_000_000)
@@ -144,7 +144,7 @@ class ConsoleProxyServer:
             self._pool.spawn_n(self._serve_connection, conn, client_address)
         self._end_sessions()
         self._listener.close()
-        LOG.info("%s stopped listening", self.handler_class.__name__)
+        LOG.info("%s stopped listening", self.settings.name)
 
     def _warm_up(self):
         """Open the RPC connections and reply queue now, not in the first session."""
@@ -196,7 +196,7 @@ class ConsoleProxyServer:
             served = self._negotiate_tls(conn, client_address)
             if served is not None:
                 self._track(served)
-                self.handler_class(served, client_address, self)
+                handler.ConsoleProxyRequestHandler(served, client_address, self)
         except (OSError, ssl.SSLError) as exc:
             LOG.debug("Connection from %s ended: %s", client_address[0], exc)
         except Exception:
@@ -230,9 +230,9 @@ class ConsoleProxyServer:
             LOG.info("Refused a plain connection from %s: ssl_only is set",
                      client_address[0])
             try:
-                conn.sendall(websocketproxy.refusal_head(400, "this proxy requires TLS"))
+                conn.sendall(handler.refusal_head(400, "this proxy requires TLS"))
             except OSError:
                 pass
-            buffers.linger_until_eof(conn, websocketproxy.REFUSAL_LINGER)
+            buffers.linger_until_eof(conn, handler.REFUSAL_LINGER)
             return None
         return conn

@@ -20,7 +20,6 @@ from nova_console.console import novnc
 from nova_console.console import buffers
 from nova_console.console import relay
 from nova_console.console import websocket
-from nova_console.console import server as proxy_server
 
 from . import fakes
 
@@ -48,8 +47,7 @@ def proxy_process(tmp_path):
     serves all its sessions."""
     CONF.set_override("cert", str(tmp_path / "no-cert.pem"))
     checker = fakes.FakeTokenChecker()
-    server = proxy_server.ConsoleProxyServer(novnc.NoVNCProxyRequestHandler, "127.0.0.1", 0,
-                                             token_checker=checker)
+    server = novnc.make_server("127.0.0.1", 0, token_checker=checker)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield server, checker

@@ -1,6 +1,7 @@
 """The console proxy core, driven end to end over real sockets: a real
 ConsoleProxyServer on 127.0.0.1, fake consoleauth, TCP console servers and a
 hand-written WebSocket client."""
+import base64
 import http.client
 import logging
 import os
@@ -17,10 +18,14 @@ import pytest
 import nova_console
 from nova_console import conf as nc_conf
 from nova_console.console import concurrency
+from nova_console.console import events
+from nova_console.console import negotiator
 from nova_console.console import novnc
 from nova_console.console import websocket
 from nova_console.console import server as proxy_server
-from nova_console.console import websocketproxy
+from nova_console.console import settings as proxy_settings
+from nova_console.console import handler
+from nova_console.console import target
 
 from . import fakes
 
@@ -92,12 +97,11 @@ def make_harness(conf, tmp_path, web_root):
     conf("backend_connect_timeout", 2, group="console")
     harnesses = []
 
-    def make(handler=fakes.echo, web=str(web_root), handler_class=None, host="127.0.0.1"):
+    def make(handler=fakes.echo, web=str(web_root), host="127.0.0.1", **settings):
+        """A noVNC proxy (its settings changed by `settings`) and a console server."""
         checker = fakes.FakeTokenChecker()
         backend = fakes.Backend(handler)
-        server = proxy_server.ConsoleProxyServer(
-            handler_class or novnc.NoVNCProxyRequestHandler, host, 0,
-            web_root=web, token_checker=checker)
+        server = novnc.make_server(host, 0, token_checker=checker, web_root=web, **settings)
         harness = Harness(server, checker, backend)
         harnesses.append(harness)
         return harness
@@ -226,8 +230,8 @@ def test_fragmented_message_over_limit_closes_session(proxy):
     assert client.wait_closed() == websocket.CLOSE_MESSAGE_TOO_BIG
 
 
-def test_session_timeout_enforced_when_configured(proxy, conf):
-    conf("enforce_session_timeout", True, group="consoleauth")
+def test_session_timeout_enforced_when_configured(make_harness):
+    proxy = make_harness(enforce_session_timeout=True)
     token = proxy.checker.add(proxy.backend.port, expires=time.time() + 0.5)
     client = proxy.open_session(token)
     client.send(b"before expiry")
@@ -439,8 +443,8 @@ def test_origin_port_and_case_ignored(proxy):
     assert answer.status == 101
 
 
-def test_origin_in_allowed_origins_accepted(proxy, conf):
-    conf("allowed_origins", ["Console.Example.COM:443", "other.example"], group="console")
+def test_origin_in_allowed_origins_accepted(make_harness):
+    proxy = make_harness(allowed_origins=("Console.Example.COM:443", "other.example"))
     token = proxy.checker.add(proxy.backend.port,
                               access_url_base="https://console.example.com/vnc_lite.html")
     answer = proxy.client().handshake("/?token=%s" % token,
@@ -455,7 +459,7 @@ def test_host_header_does_not_poison_allowed_origins(proxy):
     assert first.status == 101  # same-origin by Host: the client's own business
     second = proxy.client().handshake("/?token=%s" % token, origin="http://evil.example")
     assert second.status == 403
-    assert CONF.console.allowed_origins == []
+    assert proxy.server.settings.allowed_origins == ()
 
 
 @pytest.mark.parametrize("origin_scheme,access_url_base,status", [
@@ -508,7 +512,7 @@ def test_backend_connect_timeout_gives_504(proxy, monkeypatch):
             raise TimeoutError("timed out")
         return real_create_connection(address, *args, **kwargs)
 
-    monkeypatch.setattr(websocketproxy.socket, "create_connection", create_connection)
+    monkeypatch.setattr(target.socket, "create_connection", create_connection)
     token = proxy.checker.add(5900, host="10.255.255.1")
     answer = proxy.client().handshake("/?token=%s" % token)
     assert answer.status == 504
@@ -626,7 +630,7 @@ def test_token_never_logged(proxy, caplog, capsys):
     captured = capsys.readouterr()
     everything = caplog.text + captured.out + captured.err
     assert "Console session started" in everything  # the logs were captured at all
-    assert "Refused console connection" in everything
+    assert "refused a console connection" in everything
     for secret in (token, unknown):
         assert secret not in everything
 
@@ -634,7 +638,7 @@ def test_token_never_logged(proxy, caplog, capsys):
 def test_redact_tokens_covers_query_cookie_and_novnc_path():
     text = ("GET /?token=abc&x=1 path=%3Ftoken%3Ddef Cookie: token=ghi; "
             "path%3D%253Ftoken%253Djkl")
-    redacted = websocketproxy.redact_tokens(text)
+    redacted = handler.redact_tokens(text)
     for secret in ("abc", "def", "ghi", "jkl"):
         assert secret not in redacted
     assert "x=1" in redacted
@@ -699,8 +703,7 @@ def test_ssl_only_without_certificate_refuses_to_start(conf, tmp_path):
     conf("cert", str(tmp_path / "missing.pem"))
     conf("ssl_only", True)
     with pytest.raises(proxy_server.ConsoleProxyConfigError):
-        proxy_server.ConsoleProxyServer(novnc.NoVNCProxyRequestHandler, "127.0.0.1", 0,
-                                        token_checker=fakes.FakeTokenChecker())
+        novnc.make_server("127.0.0.1", 0, token_checker=fakes.FakeTokenChecker())
 
 
 def test_listens_on_ipv6_when_source_is_ipv6(make_harness, conf):
@@ -807,3 +810,165 @@ def test_serves_sessions_under_eventlet_monkey_patching(tmp_path):
 
 def test_serves_tls_sessions_under_eventlet_monkey_patching(certificate):
     _run_under_eventlet(*certificate)
+
+
+# -- the request timeout -------------------------------------------------------------
+
+
+def test_a_client_that_never_finishes_its_request_is_cut_at_the_request_timeout(make_harness):
+    """A slow-loris client (one byte at a time, never the blank line) is not kept
+    alive by its trickle: the whole head must arrive within the request timeout."""
+    harness = make_harness(request_timeout=1)
+    client = harness.client()
+    started = time.monotonic()
+    closed = None
+    try:
+        for byte in b"GET /?token=abc HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 100:
+            client.send_raw(bytes([byte]))
+            time.sleep(0.05)
+    except OSError:
+        closed = time.monotonic() - started
+    if closed is None:
+        assert client.at_eof()
+        closed = time.monotonic() - started
+    assert closed < 4, "still connected %.1f s after a 1 s request timeout" % closed
+    assert harness.checker.calls == []
+
+
+def test_a_request_within_the_timeout_is_not_cut_by_it(make_harness):
+    harness = make_harness(request_timeout=1)
+    client = harness.open_session(harness.checker.add(harness.backend.port))
+    time.sleep(1.5)  # the session outlives the request timeout: it is over by then
+    client.send(b"still here")
+    assert client.recv_bytes(10) == b"still here"
+
+
+# -- the session events -----------------------------------------------------------------
+
+
+class RecordingObserver(events.SessionObserver):
+    def __init__(self):
+        self.seen = []
+        self.ended_event = threading.Event()
+
+    def refused(self, session, refusal):
+        self.seen.append(("refused", refusal.kind, session.token, session.instance_uuid))
+
+    def started(self, session):
+        self.seen.append(("started", session.console_type, session.instance_uuid))
+
+    def ended(self, session):
+        self.seen.append(("ended", session.bytes_to_console, session.bytes_to_client,
+                          session.end_reason))
+        self.ended_event.set()
+
+
+class BrokenObserver(events.SessionObserver):
+    def started(self, session):
+        raise RuntimeError("an observer's bug")
+
+
+def test_every_connection_ends_in_one_session_event_told_to_every_observer(make_harness):
+    recorder = RecordingObserver()
+    harness = make_harness(observers=(BrokenObserver(), events.LOG_OBSERVER, recorder))
+    token = harness.checker.add(harness.backend.port)
+    instance = harness.checker.tokens[token]["instance_uuid"]
+    client = harness.open_session(token)  # a broken observer does not break a console
+    client.send(b"12345")
+    assert client.recv_bytes(5) == b"12345"
+    client.close()
+    client.wait_closed()
+    assert recorder.ended_event.wait(5)
+    assert harness.client().handshake("/?token=wrong").status == 403
+    assert harness.client().handshake("/").status == 403
+    assert wait_for(lambda: len(recorder.seen) == 4)
+    assert recorder.seen[0] == ("started", "novnc", instance)
+    assert recorder.seen[1] == ("ended", 5, 5, "client closed the WebSocket")
+    assert recorder.seen[2][:2] == ("refused", target.INVALID_TOKEN)
+    assert recorder.seen[2][2].startswith("sha256:") and "wrong" not in recorder.seen[2][2]
+    assert recorder.seen[3][:2] == ("refused", target.MISSING_TOKEN)
+
+
+# -- the negotiator slot -----------------------------------------------------------------
+
+
+class HelloNegotiator(negotiator.Negotiator):
+    """Reads the client's 5-byte hello, answers it, tells the console server who
+    came; then the relay takes over."""
+
+    name = "hello"
+
+    def negotiate(self, client, backend, connect_info):
+        hello = client.recv_exactly(5)
+        if hello != b"HELLO":
+            raise negotiator.NegotiationFailed("the client did not say hello")
+        client.sendall(b"WELCOME")
+        backend.sendall(b"[client for %s]" % connect_info.instance_uuid.encode())
+
+
+def test_a_negotiator_speaks_with_both_ends_before_the_relay(make_harness):
+    harness = make_harness(negotiator=HelloNegotiator())
+    token = harness.checker.add(harness.backend.port)
+    instance = harness.checker.tokens[token]["instance_uuid"]
+    client = harness.client()
+    # The hello and the first console bytes in one write: the negotiator reads only
+    # its 5 bytes, the rest must still reach the console.
+    answer = client.handshake("/?token=%s" % token,
+                              trailing=fakes.encode_frame(0x2, b"HELLOtyped"))
+    assert answer.status == 101
+    assert client.recv_bytes(7) == b"WELCOME"
+    expected = b"[client for %s]typed" % instance.encode()
+    assert client.recv_bytes(len(expected)) == expected  # the echo console server
+
+
+def test_a_failed_negotiation_refuses_the_console_with_a_close_frame(make_harness):
+    recorder = RecordingObserver()
+    harness = make_harness(negotiator=HelloNegotiator(), observers=(recorder,))
+    client = harness.open_session(harness.checker.add(harness.backend.port))
+    client.send(b"HOWDY")
+    assert client.wait_closed() == websocket.CLOSE_POLICY_VIOLATION
+    assert harness.backend.ended.wait(3)
+    assert wait_for(lambda: recorder.seen)
+    assert recorder.seen[0][:2] == ("refused", target.NEGOTIATION_FAILED)
+
+
+# -- an integrator's websockify auth plugin ----------------------------------------------
+
+
+def test_a_websockify_auth_plugin_is_asked_after_the_token(make_harness):
+    plugin = proxy_settings.load_auth_plugin("BasicHTTPAuth", "alice:secret")
+    harness = make_harness(auth_plugin=plugin)
+    token = harness.checker.add(harness.backend.port)
+    answer = harness.client().handshake("/?token=%s" % token)
+    assert answer.status == 401
+    assert answer.headers["www-authenticate"] == 'Basic realm="Websockify"'
+    assert answer.body == b""
+    assert harness.backend.connections == 0
+    credentials = base64.b64encode(b"alice:secret").decode()
+    answer = harness.client().handshake("/?token=%s" % token,
+                                        headers=[("Authorization", "Basic " + credentials)])
+    assert answer.status == 101
+
+
+def test_a_client_cannot_claim_a_tls_client_certificate_by_header(make_harness):
+    plugin = proxy_settings.load_auth_plugin("ClientCertCNAuth", "admin-cn")
+    harness = make_harness(auth_plugin=plugin)
+    token = harness.checker.add(harness.backend.port)
+    answer = harness.client().handshake("/?token=%s" % token,
+                                        headers=[("SSL_CLIENT_S_DN_CN", "admin-cn")])
+    assert answer.status == 403
+    assert harness.backend.connections == 0
+
+
+def test_proxy_settings_are_read_from_the_configuration(conf, tmp_path):
+    conf("allowed_origins", ["dashboard.example"], group="console")
+    conf("request_timeout", 7, group="console")
+    conf("enforce_session_timeout", True, group="consoleauth")
+    conf("auth_plugin", "BasicHTTPAuth", group="console")
+    conf("auth_source", "u:p", group="console")
+    conf("web", str(tmp_path))
+    read = novnc.settings("127.0.0.1", 0)
+    assert read.allowed_origins == ("dashboard.example",)
+    assert (read.request_timeout, read.enforce_session_timeout) == (7, True)
+    assert read.web_root == str(tmp_path) and read.console_types == ("novnc",)
+    assert read.auth_plugin.src == "u:p"
