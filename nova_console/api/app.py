@@ -38,6 +38,7 @@ from nova_console.api import servers
 from nova_console.api import versions
 from nova_console.api import wsgi
 from nova_console import conf as nc_conf
+from nova_console import console_types
 from nova_console import exception
 from nova_console import utils
 
@@ -62,7 +63,7 @@ def build_router(compute_api):
     table.add("POST", prefix + "/servers/{server_id}/action", consoles_controller.action)
     table.add("POST", prefix + "/servers/{server_id}/remote-consoles",
               consoles_controller.create_remote_console,
-              min_version=consoles.REMOTE_CONSOLES_MIN_VERSION)
+              min_version=console_types.REMOTE_CONSOLES_MIN_VERSION)
     table.add("GET", prefix + "/%s/{token}" % TOKEN_COLLECTION, tokens_controller.show)
     return table
 

@@ -9,10 +9,11 @@
     POST /v2.1/servers/{id}/action  {"os-getConsoleOutput": {"length": 50}}    (any version)
         -> 200 {"output": "<the last 50 lines the guest wrote to its serial port>"}
 
-Bodies are checked the way Nova's schemas check them. Only VNC through noVNC is served
-today: any other console Nova knows is a valid request answered "Unavailable console
-type" (400). The action URL is shared by every server action: those that are not about
-consoles (reboot) go to servers.ServersController.
+Bodies are checked the way Nova's schemas check them; the console types, their
+actions, protocols and microversions are console_types.py's table. A console type
+with no proxy here (SPICE, serial, RDP, MKS for now) is a valid request answered
+"Unavailable console type" (400). The action URL is shared by every server action:
+those that are not about consoles (reboot) go to servers.ServersController.
 """
 import re
 
@@ -24,43 +25,20 @@ from nova_console.api import policies
 from nova_console.api import policy
 from nova_console.api import servers
 from nova_console.api import wsgi
+from nova_console import console_types
 from nova_console import exception
 
 LOG = logging.getLogger(__name__)
 
-# Legacy actions: action name -> (protocol, console types its schema accepts).
-CONSOLE_ACTIONS = {
-    "os-getVNCConsole": ("vnc", ("novnc", "xvpvnc")),
-    "os-getSPICEConsole": ("spice", ("spice-html5",)),
-    "os-getRDPConsole": ("rdp", ("rdp-html5",)),
-    "os-getSerialConsole": ("serial", ("serial",)),
-}
 CONSOLE_OUTPUT_ACTION = "os-getConsoleOutput"
 # Nova's schema: an integer of at least -1 (-1: everything), a string of digits, or null.
 CONSOLE_OUTPUT_LENGTH_PATTERN = re.compile(r"-?[0-9]+")
 
-# remote-consoles: protocol -> console types, and the microversion that added them.
-PROTOCOL_TYPES = {
-    "vnc": ("novnc", "xvpvnc"),
-    "spice": ("spice-html5",),
-    "rdp": ("rdp-html5",),
-    "serial": ("serial",),
-    "mks": ("webmks",),
-}
-PROTOCOL_MIN_VERSION = {"mks": "2.8"}
-REMOTE_CONSOLES_MIN_VERSION = "2.6"
 
-# What the compute hosts can actually serve.
-AVAILABLE_CONSOLES = {("vnc", "novnc")}
-
-
-def _protocols(req):
-    return [protocol for protocol in PROTOCOL_TYPES
-            if microversion.is_supported(req, PROTOCOL_MIN_VERSION.get(protocol, "2.1"))]
-
-
-def _console_types(protocols):
-    return [console_type for protocol in protocols for console_type in PROTOCOL_TYPES[protocol]]
+def _types_at(req):
+    """The console types remote-consoles takes at the request's microversion."""
+    return [kind for kind in console_types.TYPES
+            if microversion.is_supported(req, kind.min_version)]
 
 
 def _validate_action_body(body):
@@ -99,9 +77,10 @@ def _validate_remote_console(req, body):
     wsgi.check_object(body, None, required=("remote_console",), allowed=("remote_console",))
     request = wsgi.check_object(body["remote_console"], "remote_console",
                                 required=("protocol", "type"), allowed=("protocol", "type"))
-    protocols = _protocols(req)
-    protocol = wsgi.check_enum(request["protocol"], "protocol", protocols)
-    console_type = wsgi.check_enum(request["type"], "type", _console_types(protocols))
+    kinds = _types_at(req)
+    protocol = wsgi.check_enum(request["protocol"], "protocol",
+                               list(dict.fromkeys(kind.protocol for kind in kinds)))
+    console_type = wsgi.check_enum(request["type"], "type", [kind.name for kind in kinds])
     return protocol, console_type
 
 
@@ -120,13 +99,13 @@ class ConsolesController:
             return self.server_actions[action](req, server_id, argument)
         if action == CONSOLE_OUTPUT_ACTION:
             return self._console_output(req, server_id, argument)
-        if action not in CONSOLE_ACTIONS:
+        kinds = console_types.for_action(action)
+        if not kinds:
             raise exception.Invalid(message="There is no such action: %s" % action)
-        protocol, types = CONSOLE_ACTIONS[action]
         wsgi.check_object(argument, action, required=("type",), allowed=("type",))
-        console_type = wsgi.check_enum(argument["type"], "type", types)
+        console_type = wsgi.check_enum(argument["type"], "type", [kind.name for kind in kinds])
         instance = self._authorized_instance(req, server_id)
-        console = self._get_console(req, instance, protocol, console_type)
+        console = self._get_console(req, instance, console_type)
         return wsgi.json_response({"console": {"type": console_type, "url": console["url"]}})
 
     def _console_output(self, req, server_id, argument):
@@ -139,9 +118,9 @@ class ConsolesController:
         """POST /servers/{id}/remote-consoles (microversion >= 2.6)."""
         protocol, console_type = _validate_remote_console(req, wsgi.read_json_body(req))
         instance = self._authorized_instance(req, server_id)
-        if console_type not in PROTOCOL_TYPES[protocol]:
+        if console_types.get(console_type).protocol != protocol:
             raise exception.ConsoleTypeInvalid(console_type=console_type)
-        console = self._get_console(req, instance, protocol, console_type)
+        console = self._get_console(req, instance, console_type)
         return wsgi.json_response({"remote_console": {
             "protocol": protocol, "type": console_type, "url": console["url"]}})
 
@@ -151,10 +130,9 @@ class ConsolesController:
         policy.authorize(context, rule, {"project_id": instance["project_id"]})
         return instance
 
-    def _get_console(self, req, instance, protocol, console_type):
-        if (protocol, console_type) not in AVAILABLE_CONSOLES:
+    def _get_console(self, req, instance, console_type):
+        if console_types.get(console_type).proxy is None:
             raise exception.ConsoleTypeUnavailable(console_type=console_type)
-        console = self.compute_api.get_vnc_console(auth.get_context(req), instance,
-                                                   console_type)
+        console = self.compute_api.get_console(auth.get_context(req), instance, console_type)
         LOG.info("Gave a %s console of server %s", console_type, instance["uuid"])
         return console

@@ -5,6 +5,7 @@ from oslo_log import log as logging
 
 from nova_console import compute
 from nova_console.db import api as db
+from nova_console.compute import vm_states
 
 LOG = logging.getLogger(__name__)
 
@@ -18,7 +19,7 @@ HOST_VIEW_FIELDS = ("uuid", "name", "host", "project_id", "vm_state", "task_stat
 def host_view(instance):
     view = {field: instance[field] for field in HOST_VIEW_FIELDS}
     if instance["deleted"]:
-        view["vm_state"] = "deleted"
+        view["vm_state"] = vm_states.DELETED
     return view
 
 
@@ -32,7 +33,7 @@ class APIManager:
         """Store a host's report; True if stored, False if the instance is gone or (with
         expected_task_state) in another task state, so the report came too late."""
         values = {key: value for key, value in values.items() if key in REPORTABLE_FIELDS}
-        if values.get("vm_state") == "deleted":
+        if values.get("vm_state") == vm_states.DELETED:
             if db.instance_destroy(instance_uuid):
                 LOG.info("Instance %s deleted", instance_uuid)
                 return True

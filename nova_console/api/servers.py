@@ -23,6 +23,8 @@ from nova_console.api import policies
 from nova_console.api import policy
 from nova_console.api import wsgi
 from nova_console import exception
+from nova_console.compute import task_states
+from nova_console.compute import vm_states
 
 NAME_MAX_LENGTH = 255
 # Nova's reboot schema accepts these spellings.
@@ -31,23 +33,23 @@ CREATE_OPTIONAL_REFS = ("imageRef", "flavorRef")
 
 # Nova's vm_state -> status ("deleting" is a task state: the server stays ACTIVE).
 STATUS_BY_VM_STATE = {
-    "active": "ACTIVE",
-    "building": "BUILD",
-    "stopped": "SHUTOFF",
-    "paused": "PAUSED",
-    "suspended": "SUSPENDED",
-    "rescued": "RESCUE",
-    "resized": "VERIFY_RESIZE",
-    "soft-delete": "SOFT_DELETED",
-    "shelved": "SHELVED",
-    "shelved_offloaded": "SHELVED_OFFLOADED",
-    "error": "ERROR",
-    "deleted": "DELETED",
+    vm_states.ACTIVE: "ACTIVE",
+    vm_states.BUILDING: "BUILD",
+    vm_states.STOPPED: "SHUTOFF",
+    vm_states.PAUSED: "PAUSED",
+    vm_states.SUSPENDED: "SUSPENDED",
+    vm_states.RESCUED: "RESCUE",
+    vm_states.RESIZED: "VERIFY_RESIZE",
+    vm_states.SOFT_DELETED: "SOFT_DELETED",
+    vm_states.SHELVED: "SHELVED",
+    vm_states.SHELVED_OFFLOADED: "SHELVED_OFFLOADED",
+    vm_states.ERROR: "ERROR",
+    vm_states.DELETED: "DELETED",
 }
 # Nova's task_state -> status overrides of an ACTIVE server.
 STATUS_BY_ACTIVE_TASK_STATE = {
-    "rebooting": "REBOOT",
-    "rebooting_hard": "HARD_REBOOT",
+    task_states.REBOOTING: "REBOOT",
+    task_states.REBOOTING_HARD: "HARD_REBOOT",
 }
 PROGRESS_STATUSES = ("ACTIVE", "BUILD")
 FAULT_STATUSES = ("ERROR", "DELETED")
@@ -55,7 +57,8 @@ BUILD_FAULT_CODE = 500
 
 
 def status(instance):
-    if instance["vm_state"] == "active" and instance["task_state"] in STATUS_BY_ACTIVE_TASK_STATE:
+    if (instance["vm_state"] == vm_states.ACTIVE
+            and instance["task_state"] in STATUS_BY_ACTIVE_TASK_STATE):
         return STATUS_BY_ACTIVE_TASK_STATE[instance["task_state"]]
     return STATUS_BY_VM_STATE.get(instance["vm_state"], "UNKNOWN")
 

@@ -28,6 +28,7 @@ from nova_console.db import migration
 from nova_console import exception
 from nova_console import rpc
 from nova_console import service
+from nova_console.compute import vm_states
 
 CONF = nc_conf.CONF
 LOG = logging.getLogger(__name__)
@@ -124,13 +125,13 @@ class AllInOne:
                 raise RuntimeError("the compute service did not report in time")
             time.sleep(0.1)
         instance = api.create(ctxt, DEMO_SERVER_NAME)
-        while instance["vm_state"] == "building" and time.time() < deadline:
+        while instance["vm_state"] == vm_states.BUILDING and time.time() < deadline:
             time.sleep(0.1)
             instance = db.instance_get_by_uuid(instance["uuid"])
-        if instance["vm_state"] != "active":
+        if instance["vm_state"] != vm_states.ACTIVE:
             raise RuntimeError("demo server ended in state %s: %s"
                                % (instance["vm_state"], instance["fault"]))
-        console = api.get_vnc_console(ctxt, instance, "novnc")
+        console = api.get_console(ctxt, instance, "novnc")
         api_url = "http://%s:%s/v2.1" % (self.wsgi_server.host, self.wsgi_server.port)
         print(_BANNER % {"name": DEMO_SERVER_NAME, "id": instance["uuid"],
                          "url": console["url"], "api": api_url, "ttl": CONF.consoleauth.token_ttl,

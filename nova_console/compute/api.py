@@ -13,24 +13,28 @@ from oslo_utils import uuidutils
 from nova_console.compute import manager as compute_manager
 from nova_console.compute import rpcapi as compute_rpcapi
 from nova_console import conf as nc_conf
+from nova_console import console_types
 from nova_console.consoleauth import rpcapi as consoleauth_rpcapi
 from nova_console.db import api as db
 from nova_console import exception
+from nova_console.compute import power_state
+from nova_console.compute import task_states
+from nova_console.compute import vm_states
 
 CONF = nc_conf.CONF
 LOG = logging.getLogger(__name__)
 
 # Task states a delete may interrupt (a second delete may not).
-DELETABLE_TASK_STATES = (None, compute_manager.SPAWNING) + compute_manager.REBOOT_TASK_STATES
+DELETABLE_TASK_STATES = (None, task_states.SPAWNING) + task_states.REBOOT_TASK_STATES
 # Nova: a soft reboot only from no task; a hard one also over a reboot in progress.
 REBOOTABLE_TASK_STATES = {
     "SOFT": (None,),
-    "HARD": (None,) + compute_manager.REBOOT_TASK_STATES,
+    "HARD": (None,) + task_states.REBOOT_TASK_STATES,
 }
-REBOOT_TASK_STATE = {"SOFT": compute_manager.REBOOTING,
-                     "HARD": compute_manager.REBOOTING_HARD}
+REBOOT_TASK_STATE = {"SOFT": task_states.REBOOTING,
+                     "HARD": task_states.REBOOTING_HARD}
 # The guest's log can be read while it runs and after it stopped (Nova allows both).
-CONSOLE_OUTPUT_VM_STATES = ("active", "stopped")
+CONSOLE_OUTPUT_VM_STATES = (vm_states.ACTIVE, vm_states.STOPPED)
 
 
 class API:
@@ -50,9 +54,10 @@ class API:
         values = {"uuid": uuidutils.generate_uuid(), "name": name,
                   "project_id": context.project_id, "user_id": context.user_id,
                   "image_ref": image_ref, "flavor_ref": flavor_ref, "host": host,
-                  "vm_state": "building", "task_state": "spawning", "power_state": 0}
+                  "vm_state": vm_states.BUILDING, "task_state": task_states.SPAWNING,
+                  "power_state": power_state.NOSTATE}
         if host is None:
-            values.update(vm_state="error", task_state=None,
+            values.update(vm_state=vm_states.ERROR, task_state=None,
                           fault=exception.NoValidHost(reason="No compute host is up.").message)
         instance = db.instance_create(values)
         if host is not None:
@@ -88,12 +93,12 @@ class API:
 
     def delete(self, context, instance):
         """Revoke the server's console tokens, then have its host destroy it."""
-        updated = db.instance_update(instance["uuid"], {"task_state": compute_manager.DELETING},
+        updated = db.instance_update(instance["uuid"], {"task_state": task_states.DELETING},
                                      expected_task_state=DELETABLE_TASK_STATES)
         if updated is None:
             raise exception.InstanceInvalidState(
                 action="delete", instance_uuid=instance["uuid"], attr="task_state",
-                state="deleting")
+                state=task_states.DELETING)
         self.consoleauth_rpcapi.delete_tokens_for_instance(context, instance["uuid"])
         if updated["host"] is None or not self._host_is_up(updated["host"]):
             # Nobody can destroy it: delete the record locally, as Nova does.
@@ -109,7 +114,7 @@ class API:
         """Mark the server rebooting and have its host reset it (Nova: 202, REBOOT or
         HARD_REBOOT until the host reports back). InstanceInvalidState (409) unless it
         is ACTIVE on a host, and not busy with another task."""
-        if instance["vm_state"] != "active" or instance["host"] is None:
+        if instance["vm_state"] != vm_states.ACTIVE or instance["host"] is None:
             raise exception.InstanceInvalidState(
                 action="reboot", instance_uuid=instance["uuid"], attr="vm_state",
                 state=instance["vm_state"])
@@ -135,11 +140,12 @@ class API:
 
     # --- consoles -----------------------------------------------------------------
 
-    def get_vnc_console(self, context, instance, console_type):
-        """A console URL: compute host gives endpoint and token, consoleauth stores it."""
+    def get_console(self, context, instance, console_type):
+        """A console URL: the instance's compute host gives the console server and a
+        token (by the type's RPC method, console_types.py), consoleauth stores it."""
         _check_ready_for_console(instance)
-        connect_info = self._call_compute(
-            self.compute_rpcapi.get_vnc_console, context, instance, console_type)
+        ask_host = getattr(self.compute_rpcapi, console_types.get(console_type).rpc_method)
+        connect_info = self._call_compute(ask_host, context, instance, console_type)
         # The console of the instance asked about, whatever an older host said.
         connect_info = dataclasses.replace(connect_info, instance_uuid=instance["uuid"])
         self.consoleauth_rpcapi.authorize_console(context, connect_info)
@@ -150,7 +156,7 @@ class API:
         port. 409 unless the server is on a host, ACTIVE or SHUTOFF, and not being
         deleted; 501 if its host's driver cannot read it."""
         if (instance["vm_state"] not in CONSOLE_OUTPUT_VM_STATES or instance["host"] is None
-                or instance["task_state"] == compute_manager.DELETING):
+                or instance["task_state"] == task_states.DELETING):
             raise exception.InstanceNotReady(instance_id=instance["uuid"])
         return self._call_compute(self.compute_rpcapi.get_console_output, context, instance,
                                   length)
@@ -178,12 +184,12 @@ def _visible_to(context, instance):
 def _check_ready_for_console(instance):
     """Consoles of ACTIVE servers only, as Nova; also while they reboot (the console
     shows the reboot), never while they are being deleted."""
-    if instance["vm_state"] != "active" or instance["host"] is None:
+    if instance["vm_state"] != vm_states.ACTIVE or instance["host"] is None:
         raise exception.InstanceNotReady(instance_id=instance["uuid"])
-    if instance["task_state"] == compute_manager.DELETING:
+    if instance["task_state"] == task_states.DELETING:
         raise exception.InstanceInvalidState(
             action="get console", instance_uuid=instance["uuid"], attr="task_state",
-            state="deleting")
+            state=task_states.DELETING)
 
 
 def _rpc_view(instance):

@@ -35,24 +35,32 @@ import contextlib
 import re
 import threading
 import time
-import urllib.parse
 
 import oslo_messaging as messaging
 from oslo_log import log as logging
 
 from nova_console.api import rpcapi as api_rpcapi
-from nova_console.compute.drivers import base
 from nova_console import conf as nc_conf
 from nova_console import connect_info
+from nova_console import console_types
 from nova_console import context as nc_context
 from nova_console import exception
 from nova_console import utils
+from nova_console.compute import power_state
+from nova_console.compute import task_states
+from nova_console.compute import vm_states
 
 CONF = nc_conf.CONF
 LOG = logging.getLogger(__name__)
 
 BINARY = "nova-console-compute"
-VNC_CONSOLE_TYPES = ("novnc",)
+# Power states of a guest that stopped by itself.
+STOPPED_POWER_STATES = (power_state.SHUTDOWN, power_state.CRASHED)
+
+# What a console request may fail with, as the API expects it (no traceback logged).
+CONSOLE_ERRORS = (exception.InstanceNotFound, exception.InstanceNotReady,
+                  exception.ConsoleTypeInvalid, exception.ConsoleTypeUnavailable,
+                  exception.NotImplementedByDriver)
 
 # Nova's default [DEFAULT] sync_power_state_interval; a negative interval disables the
 # periodic sync (the one at start-up always runs).
@@ -62,11 +70,6 @@ DEFAULT_SYNC_POWER_STATE_INTERVAL = 600
 STARTUP_SYNC_WAIT = 60
 STARTUP_SYNC_ATTEMPT_TIMEOUT = 3
 
-SPAWNING = "spawning"
-DELETING = "deleting"
-REBOOTING = "rebooting"
-REBOOTING_HARD = "rebooting_hard"
-REBOOT_TASK_STATES = (REBOOTING, REBOOTING_HARD)
 
 VANISHED_FAULT = ("Instance vanished from the hypervisor: compute host %s no longer "
                   "has it.")
@@ -78,13 +81,12 @@ BUILD_INTERRUPTED_FAULT = ("The compute service of host %s restarted before the 
 _CONSOLE_CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
-def novnc_access_url(base_url, token):
-    """Nova's rule: the token goes, as '?token=...', into noVNC's 'path' parameter,
-    added to whatever query the base URL already has."""
-    parts = urllib.parse.urlsplit(base_url)
-    token_query = urllib.parse.urlencode({"path": "?token=%s" % token})
-    query = "%s&%s" % (parts.query, token_query) if parts.query else token_query
-    return urllib.parse.urlunsplit(parts._replace(query=query))
+def _option(group_and_name, default=None):
+    """The value of option (group, name); `default` when there is no such option."""
+    if group_and_name is None:
+        return default
+    group, name = group_and_name
+    return getattr(getattr(CONF, group), name)
 
 
 def strip_control_characters(text):
@@ -189,12 +191,12 @@ class ComputeManager:
                 except Exception as exc:
                     _log_failure(exc, "Build of instance %s failed", uuid)
                     self._destroy_quietly(instance)
-                    self._report(context, instance, expected_task_state=(SPAWNING,),
-                                 vm_state="error", task_state=None,
-                                 power_state=base.NOSTATE, fault=_describe(exc))
+                    self._report(context, instance, expected_task_state=(task_states.SPAWNING,),
+                                 vm_state=vm_states.ERROR, task_state=None,
+                                 power_state=power_state.NOSTATE, fault=_describe(exc))
                     return
-            stored = self._report(context, instance, expected_task_state=(SPAWNING,),
-                                  vm_state="active", task_state=None,
+            stored = self._report(context, instance, expected_task_state=(task_states.SPAWNING,),
+                                  vm_state=vm_states.ACTIVE, task_state=None,
                                   power_state=self._power_state(instance))
             if stored is False:
                 # Deleted (or given up on) while it was being built: nobody wants it.
@@ -212,11 +214,11 @@ class ComputeManager:
             self.driver.destroy(instance)  # an instance the driver does not have: no-op
         except Exception as exc:
             _log_failure(exc, "Destroy of instance %s failed", instance["uuid"])
-            self._report(context, instance, expected_task_state=(DELETING,),
-                         vm_state="error", task_state=None, fault=_describe(exc))
+            self._report(context, instance, expected_task_state=(task_states.DELETING,),
+                         vm_state=vm_states.ERROR, task_state=None, fault=_describe(exc))
             return
-        self._report(context, instance, vm_state="deleted", task_state=None,
-                     power_state=base.NOSTATE)
+        self._report(context, instance, vm_state=vm_states.DELETED, task_state=None,
+                     power_state=power_state.NOSTATE)
 
     def reboot_instance(self, context, instance, reboot_type="HARD"):
         """A hard reset whatever `reboot_type` says: the driver contract has no soft
@@ -228,26 +230,31 @@ class ComputeManager:
                 self.driver.reboot(instance)
             except exception.InstanceNotFound:
                 LOG.warning("Instance %s vanished from the hypervisor", uuid)
-                self._report(context, instance, expected_task_state=REBOOT_TASK_STATES,
-                             vm_state="error", task_state=None, power_state=base.NOSTATE,
-                             fault=VANISHED_FAULT % self.host)
+                self._report(context, instance,
+                             expected_task_state=task_states.REBOOT_TASK_STATES,
+                             vm_state=vm_states.ERROR, task_state=None,
+                             power_state=power_state.NOSTATE, fault=VANISHED_FAULT % self.host)
             except exception.InstanceNotRunning:
                 LOG.warning("Instance %s cannot reboot: its guest does not run", uuid)
-                self._report(context, instance, expected_task_state=REBOOT_TASK_STATES,
-                             vm_state="stopped", task_state=None,
+                self._report(context, instance,
+                             expected_task_state=task_states.REBOOT_TASK_STATES,
+                             vm_state=vm_states.STOPPED, task_state=None,
                              power_state=self._power_state(instance))
             except exception.NotImplementedByDriver as exc:
                 LOG.warning("Instance %s not rebooted: %s", uuid, exc.message)
-                self._report(context, instance, expected_task_state=REBOOT_TASK_STATES,
+                self._report(context, instance,
+                             expected_task_state=task_states.REBOOT_TASK_STATES,
                              task_state=None)
             except Exception as exc:
                 _log_failure(exc, "Reboot of instance %s failed", uuid)
-                self._report(context, instance, expected_task_state=REBOOT_TASK_STATES,
-                             vm_state="error", task_state=None,
+                self._report(context, instance,
+                             expected_task_state=task_states.REBOOT_TASK_STATES,
+                             vm_state=vm_states.ERROR, task_state=None,
                              power_state=self._power_state(instance), fault=_describe(exc))
             else:
-                self._report(context, instance, expected_task_state=REBOOT_TASK_STATES,
-                             vm_state="active", task_state=None,
+                self._report(context, instance,
+                             expected_task_state=task_states.REBOOT_TASK_STATES,
+                             vm_state=vm_states.ACTIVE, task_state=None,
                              power_state=self._power_state(instance))
 
     def _destroy_quietly(self, instance):
@@ -262,10 +269,10 @@ class ComputeManager:
         try:
             return self.driver.get_power_state(instance)
         except exception.InstanceNotFound:
-            return base.NOSTATE
+            return power_state.NOSTATE
         except Exception as exc:
             _log_failure(exc, "No power state for instance %s", instance["uuid"])
-            return base.NOSTATE
+            return power_state.NOSTATE
 
     def _driver_power_state(self, instance):
         """The driver's power state of the instance; None if it does not have it."""
@@ -309,7 +316,7 @@ class ComputeManager:
             self.sync_interval = -1
             return True
         on_host = {view["uuid"]: view for view in views
-                   if view["host"] == self.host and view["vm_state"] != "deleted"}
+                   if view["host"] == self.host and view["vm_state"] != vm_states.DELETED}
         for view in on_host.values():
             try:
                 self._sync_instance(ctxt, view, startup)
@@ -330,53 +337,55 @@ class ComputeManager:
             if not free:
                 return  # a build, reboot or delete of it runs: it reports for itself
             task_state = view["task_state"]
-            if task_state == DELETING:
+            if task_state == task_states.DELETING:
                 if startup:  # the delete this restart interrupted, or one still queued
                     self._terminate(ctxt, view)
-            elif task_state == SPAWNING or view["vm_state"] == "building":
+            elif task_state == task_states.SPAWNING or view["vm_state"] == vm_states.BUILDING:
                 self._sync_build(ctxt, view, startup)
-            elif task_state in REBOOT_TASK_STATES:
+            elif task_state in task_states.REBOOT_TASK_STATES:
                 if startup:
-                    self._sync_power_state(ctxt, view, expected=REBOOT_TASK_STATES)
+                    self._sync_power_state(ctxt, view, expected=task_states.REBOOT_TASK_STATES)
             elif task_state is None:
                 self._sync_power_state(ctxt, view, expected=(None,))
 
     def _sync_build(self, ctxt, view, startup):
-        power_state = self._driver_power_state(view)
+        power = self._driver_power_state(view)
         if startup:
             # As Nova: a build this restart interrupted failed. (A build request still
             # queued for this host finds the instance in error, and destroys what it
             # built.)
             LOG.warning("Instance %s was being built when the service stopped: it goes to "
                         "error", view["uuid"])
-            if power_state is not None:
+            if power is not None:
                 self._destroy_quietly(view)
-            self._report(ctxt, view, expected_task_state=(SPAWNING,), vm_state="error",
-                         task_state=None, power_state=base.NOSTATE,
+            self._report(ctxt, view, expected_task_state=(task_states.SPAWNING,),
+                         vm_state=vm_states.ERROR, task_state=None,
+                         power_state=power_state.NOSTATE,
                          fault=BUILD_INTERRUPTED_FAULT % self.host)
-        elif power_state is not None:
+        elif power is not None:
             # Built, but the report was lost (the API did not answer): report it again.
-            self._report(ctxt, view, expected_task_state=(SPAWNING,), vm_state="active",
-                         task_state=None, power_state=power_state)
+            self._report(ctxt, view, expected_task_state=(task_states.SPAWNING,),
+                         vm_state=vm_states.ACTIVE, task_state=None, power_state=power)
 
     def _sync_power_state(self, ctxt, view, expected):
-        power_state = self._driver_power_state(view)
+        power = self._driver_power_state(view)
         values = {}
-        if power_state is None:
-            if view["vm_state"] != "error":
+        if power is None:
+            if view["vm_state"] != vm_states.ERROR:
                 LOG.warning("Instance %s vanished from the hypervisor", view["uuid"])
-                values.update(vm_state="error", fault=VANISHED_FAULT % self.host)
-            power_state = base.NOSTATE
-        elif view["vm_state"] == "active" and power_state in (base.SHUTDOWN, base.CRASHED):
+                values.update(vm_state=vm_states.ERROR, fault=VANISHED_FAULT % self.host)
+            power = power_state.NOSTATE
+        elif view["vm_state"] == vm_states.ACTIVE and power in STOPPED_POWER_STATES:
             LOG.warning("Instance %s stopped by itself (power state %d)", view["uuid"],
-                        power_state)
-            values["vm_state"] = "stopped"
-        elif view["vm_state"] == "stopped" and power_state == base.RUNNING:
-            values["vm_state"] = "active"
-        elif view["vm_state"] not in ("active", "stopped", "error"):
-            values["vm_state"] = "active" if power_state == base.RUNNING else "stopped"
-        if power_state != view["power_state"]:
-            values["power_state"] = power_state
+                        power)
+            values["vm_state"] = vm_states.STOPPED
+        elif view["vm_state"] == vm_states.STOPPED and power == power_state.RUNNING:
+            values["vm_state"] = vm_states.ACTIVE
+        elif view["vm_state"] not in (vm_states.ACTIVE, vm_states.STOPPED, vm_states.ERROR):
+            values["vm_state"] = (vm_states.ACTIVE if power == power_state.RUNNING
+                                  else vm_states.STOPPED)
+        if power != view["power_state"]:
+            values["power_state"] = power
         if view["task_state"] is not None:
             values["task_state"] = None
         if values:
@@ -387,7 +396,7 @@ class ComputeManager:
         if view is None:
             LOG.warning("Instance %s runs on this host but the API does not know it: left "
                         "alone", uuid)
-        elif view["vm_state"] == "deleted":
+        elif view["vm_state"] == vm_states.DELETED:
             with self._locks.hold(uuid, blocking=False) as free:
                 if free:
                     LOG.info("Destroying instance %s: it was deleted while this host could "
@@ -399,32 +408,42 @@ class ComputeManager:
 
     # --- consoles -----------------------------------------------------------------------
 
+    @messaging.expected_exceptions(*CONSOLE_ERRORS)
     def get_vnc_console(self, context, instance, console_type):
         """Connection details and a fresh token for the instance's VNC console."""
-        if not CONF.vnc.enabled:
-            raise exception.ConsoleTypeUnavailable(console_type=console_type)
-        if console_type not in VNC_CONSOLE_TYPES:
+        return self._get_console(instance, console_type, "vnc")
+
+    def _get_console(self, instance, console_type, protocol):
+        """The ConnectInfo (as a primitive) of the instance's console of `console_type`,
+        one of `protocol`'s (console_types.py says how each is found and reached)."""
+        kind = console_types.get(console_type)
+        if kind is None or kind.protocol != protocol:
             raise exception.ConsoleTypeInvalid(console_type=console_type)
-        endpoint = self.driver.get_vnc_console(instance)
+        if not _option(kind.enabled_option, True):
+            raise exception.ConsoleTypeUnavailable(console_type=console_type)
+        endpoint = getattr(self.driver, kind.rpc_method)(instance)
         token = utils.generate_token()
-        access_url_base = CONF.vnc.novncproxy_base_url
+        access_url_base = _option(kind.base_url_option)
         return connect_info.ConnectInfo(
             console_type=console_type, host=endpoint.host, port=endpoint.port,
             tls_port=endpoint.tls_port, internal_access_path=endpoint.internal_access_path,
             instance_uuid=instance["uuid"], access_url_base=access_url_base, token=token,
-            access_url=novnc_access_url(access_url_base, token)).to_primitive()
+            access_url=kind.url(access_url_base, token)).to_primitive()
 
     def validate_console_port(self, context, instance, port, console_type):
-        """True only if `port` is, right now, the console of this instance."""
-        if console_type not in VNC_CONSOLE_TYPES:
+        """True only if `port` is, right now, the console of this instance (and that
+        console type still on)."""
+        kind = console_types.get(console_type)
+        if kind is None or not _option(kind.enabled_option, True):
             return False
         try:
-            endpoint = self.driver.get_vnc_console(instance)
+            endpoint = getattr(self.driver, kind.rpc_method)(instance)
         except (exception.InstanceNotFound, exception.InstanceNotReady,
-                exception.NotImplementedByDriver):
+                exception.NotImplementedByDriver, exception.ConsoleTypeUnavailable):
             return False
         return endpoint.port == int(port)
 
+    @messaging.expected_exceptions(exception.InstanceNotFound, exception.NotImplementedByDriver)
     def get_console_output(self, context, instance, tail_length=None):
         """The last `tail_length` lines (all: None) of the guest's serial output, without
         control characters."""

@@ -1,6 +1,7 @@
 """nova-novncproxy: serves noVNC from [DEFAULT] web and relays its WebSocket to the
 instances' VNC servers. All it has of its own is this: the rest is the core's."""
 from nova_console import conf as nc_conf
+from nova_console import console_types
 from nova_console.console import fronts
 from nova_console.console import server
 from nova_console.console import settings as proxy_settings
@@ -8,7 +9,6 @@ from nova_console.console import settings as proxy_settings
 CONF = nc_conf.CONF
 
 NAME = "nova-novncproxy"
-CONSOLE_TYPES = ("novnc",)
 
 
 def settings(host=None, port=None, **own):
@@ -18,7 +18,7 @@ def settings(host=None, port=None, **own):
     return proxy_settings.from_conf(
         NAME, CONF.vnc.novncproxy_host if host is None else host,
         CONF.vnc.novncproxy_port if port is None else port,
-        CONSOLE_TYPES, [fronts.WebSocketFront()], **own)
+        console_types.served_by(NAME), [fronts.WebSocketFront()], **own)
 
 
 def make_server(host=None, port=None, token_checker=None, **own):

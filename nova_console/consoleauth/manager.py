@@ -105,6 +105,7 @@ class ConsoleAuthManager:
     def check_token(self, context, token):
         return self.check_tokens(context, [token])[0]
 
+    @messaging.expected_exceptions(exception.Invalid)
     def check_tokens(self, context, tokens):
         """check_token for each of `tokens` (a proxy's concurrent checks travel in
         one message): the connection details of each, or None, in the same order.

@@ -9,6 +9,7 @@ from oslo_log import log as logging
 
 from nova_console import conf as nc_conf
 from nova_console.db import models
+from nova_console.compute import vm_states
 
 CONF = nc_conf.CONF
 LOG = logging.getLogger(__name__)
@@ -219,7 +220,7 @@ def instance_destroy(uuid):
     query = sa.update(models.Instance).where(
         models.Instance.uuid == uuid, models.Instance.deleted == 0).values(
         deleted=models.Instance.id, deleted_at=now, updated_at=now,
-        vm_state="deleted", task_state=None)
+        vm_state=vm_states.DELETED, task_state=None)
     with _session() as session:
         return session.execute(query).rowcount > 0
 

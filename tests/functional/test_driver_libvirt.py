@@ -25,7 +25,7 @@ import pytest
 
 from nova_console import conf as nc_conf
 from nova_console import exception
-from nova_console.compute.drivers import base
+from nova_console.compute import power_state
 from nova_console.compute.drivers import conformance
 from nova_console.compute.drivers import guest
 from nova_console.compute.drivers import libvirt as libvirt_driver
@@ -365,7 +365,7 @@ def test_domain_stopped_behind_the_drivers_back_is_shut_down_until_destroyed(har
     _wait_until_booted(harness.driver, instance)
     conn.lookupByUUIDString(instance["uuid"]).destroy()
 
-    assert harness.driver.get_power_state(instance) == base.SHUTDOWN
+    assert harness.driver.get_power_state(instance) == power_state.SHUTDOWN
     assert instance["uuid"] in harness.driver.list_instances()
     with pytest.raises(exception.InstanceNotRunning):
         harness.driver.get_vnc_console(instance)
@@ -405,7 +405,7 @@ def test_restart_adopts_running_domains_and_takes_back_their_serial_ports(harnes
     assert sorted(restarted.list_instances()) == sorted(serial)
     assert restarted.serial_ports.held() == {port: uuid for uuid, port in serial.items()}
     for instance in (first, second):
-        assert restarted.get_power_state(instance) == base.RUNNING
+        assert restarted.get_power_state(instance) == power_state.RUNNING
         assert restarted.get_serial_console(instance).port == serial[instance["uuid"]]
         endpoint = restarted.get_vnc_console(instance)
         with conformance.RFBClient(endpoint.host, endpoint.port) as rfb:
@@ -486,7 +486,7 @@ def test_lost_libvirt_connection_is_opened_again(harness, conn, conf, relay, lib
 
     relay.cut()  # as when libvirtd restarts
 
-    assert driver.get_power_state(instance) == base.RUNNING
+    assert driver.get_power_state(instance) == power_state.RUNNING
 
     relay.stop()  # libvirtd is down
     with pytest.raises(exception.NovaConsoleException) as unavailable:

@@ -13,12 +13,12 @@ import pytest
 
 from nova_console import conf as nc_conf
 from nova_console import exception
-from nova_console.compute.drivers import base
 from nova_console.compute.drivers import conformance
 from nova_console.compute.drivers import guest
 from nova_console.compute.drivers import loader
 from nova_console.compute.drivers import ports
 from nova_console.compute.drivers import qemu
+from nova_console.compute import power_state
 from tests.functional import deployment
 
 CONF = nc_conf.CONF
@@ -270,7 +270,7 @@ def test_instance_whose_qemu_died_is_shut_down_until_destroyed(harness, qemu_hos
     _wait_until_booted(harness.driver, instance)
     _kill_behind_the_drivers_back(harness.driver, instance)
 
-    assert harness.driver.get_power_state(instance) == base.SHUTDOWN
+    assert harness.driver.get_power_state(instance) == power_state.SHUTDOWN
     assert instance["uuid"] in harness.driver.list_instances()
     with pytest.raises(exception.InstanceNotRunning) as not_running:
         harness.driver.get_vnc_console(instance)

@@ -1,8 +1,23 @@
 """Test doubles shared by unit tests."""
+import contextlib
+
 import oslo_messaging as messaging
+import pytest
 
 from nova_console.compute.drivers import base
 from nova_console import exception
+from nova_console.compute import power_state
+
+
+@contextlib.contextmanager
+def raises_expected(exc_class):
+    """pytest.raises for an RPC endpoint method marked with expected_exceptions and
+    called directly: oslo.messaging wraps what it raises (its dispatcher unwraps it)."""
+    with pytest.raises(exc_class) as raised:
+        try:
+            yield raised
+        except messaging.ExpectedException as wrapped:
+            raise wrapped.exc_info[1] from None
 
 
 class StubDriver(base.ComputeDriver):
@@ -36,7 +51,7 @@ class StubDriver(base.ComputeDriver):
         self._known(instance)
         if self.reboot_error:
             raise self.reboot_error
-        if self.power.get(instance["uuid"], base.RUNNING) != base.RUNNING:
+        if self.power.get(instance["uuid"], power_state.RUNNING) != power_state.RUNNING:
             raise exception.InstanceNotRunning(instance_id=instance["uuid"])
         self.reboots.append(instance["uuid"])
 
@@ -45,11 +60,11 @@ class StubDriver(base.ComputeDriver):
 
     def get_power_state(self, instance):
         self._known(instance)
-        return self.power.get(instance["uuid"], base.RUNNING)
+        return self.power.get(instance["uuid"], power_state.RUNNING)
 
     def get_vnc_console(self, instance):
         self._known(instance)
-        if self.power.get(instance["uuid"], base.RUNNING) != base.RUNNING:
+        if self.power.get(instance["uuid"], power_state.RUNNING) != power_state.RUNNING:
             raise exception.InstanceNotRunning(instance_id=instance["uuid"])
         return base.ConsoleEndpoint("10.0.0.5", self.running[instance["uuid"]])
 
@@ -83,7 +98,7 @@ class RecordingAPI:
         self.sync_requests = []
 
     def add(self, uuid, name="vm", host="h1", vm_state="active", task_state=None,
-            power_state=base.RUNNING, project_id="p"):
+            power_state=power_state.RUNNING, project_id="p"):
         self.instances[uuid] = {"uuid": uuid, "name": name, "host": host,
                                 "project_id": project_id, "vm_state": vm_state,
                                 "task_state": task_state, "power_state": power_state}

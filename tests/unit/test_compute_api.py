@@ -143,7 +143,7 @@ def test_malformed_server_ids_are_not_found(api, bad_id):
 def test_console_url_is_issued_after_the_token_is_stored(api, rpc_fakes):
     _host_up()
     instance = _active(api, _ctxt())
-    console = api.get_vnc_console(_ctxt(), instance, "novnc")
+    console = api.get_console(_ctxt(), instance, "novnc")
     assert console == {"type": "novnc", "url": "http://p/vnc_lite.html?path=%3Ftoken%3DT0KEN"}
     # consoleauth gets the base URL, never the URL with the token in it
     assert rpc_fakes[1].authorized == [("T0KEN", "10.0.0.5", 5901, instance["uuid"],
@@ -154,7 +154,7 @@ def test_console_of_a_building_server_is_a_conflict(api):
     _host_up()
     instance = api.create(_ctxt(), "vm")
     with pytest.raises(exception.InstanceNotReady) as raised:
-        api.get_vnc_console(_ctxt(), instance, "novnc")
+        api.get_console(_ctxt(), instance, "novnc")
     assert raised.value.code == 409
 
 
@@ -162,7 +162,7 @@ def test_console_of_a_deleting_server_is_a_conflict(api):
     _host_up()
     instance = db.instance_update(_active(api, _ctxt())["uuid"], {"task_state": "deleting"})
     with pytest.raises(exception.InstanceInvalidState) as raised:
-        api.get_vnc_console(_ctxt(), instance, "novnc")
+        api.get_console(_ctxt(), instance, "novnc")
     assert raised.value.code == 409
 
 
@@ -171,7 +171,7 @@ def test_compute_timeout_gives_a_clear_unavailable_error_and_no_token(api, rpc_f
     instance = _active(api, _ctxt())
     rpc_fakes[0].console_error = messaging.MessagingTimeout("no answer")
     with pytest.raises(exception.ComputeUnavailable) as raised:
-        api.get_vnc_console(_ctxt(), instance, "novnc")
+        api.get_console(_ctxt(), instance, "novnc")
     assert raised.value.code == 503
     assert rpc_fakes[1].authorized == []
 
@@ -216,7 +216,7 @@ def test_console_of_a_rebooting_server_is_given_as_nova_does(api, rpc_fakes):
     api.reboot(_ctxt(), instance, "HARD")
     rebooting = db.instance_get_by_uuid(instance["uuid"])
     assert rebooting["task_state"] == "rebooting_hard"
-    assert api.get_vnc_console(_ctxt(), rebooting, "novnc")["type"] == "novnc"
+    assert api.get_console(_ctxt(), rebooting, "novnc")["type"] == "novnc"
 
 
 def test_reboot_marks_the_task_then_casts(api, rpc_fakes):

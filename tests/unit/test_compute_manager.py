@@ -5,8 +5,11 @@ import pytest
 
 from nova_console.compute.drivers import base
 from nova_console.compute import manager as compute_manager
+from nova_console import console_types
 from nova_console import exception
-from tests.unit.fakes import RecordingAPI, StubDriver
+from nova_console.compute import power_state
+from nova_console.compute import task_states
+from tests.unit.fakes import RecordingAPI, StubDriver, raises_expected
 
 INSTANCE = {"uuid": "0d4b4c47-1b5a-4a4e-9e53-6f1a2bd0a6f3", "name": "vm1", "host": "h1",
             "project_id": "p"}
@@ -25,7 +28,7 @@ def test_build_reports_active_and_running(api):
     manager = _manager(api)
     manager.build_and_run_instance(None, INSTANCE)
     assert api.updates == [(INSTANCE["uuid"], {"vm_state": "active", "task_state": None,
-                                               "power_state": base.RUNNING})]
+                                               "power_state": power_state.RUNNING})]
 
 
 def test_failed_build_reports_error_with_a_readable_fault_and_cleans_up(api):
@@ -64,8 +67,19 @@ def test_vnc_console_gives_endpoint_fresh_token_and_novnc_url(api, conf):
     assert first["access_url_base"] == "https://proxy.example:6080/vnc_lite.html"
 
 
+def test_xvpvnc_console_gets_the_xvp_proxy_url_with_a_token_query(api, conf):
+    conf.set_override("xvpvncproxy_base_url", "https://xvp.example:6081/console", group="vnc")
+    manager = _manager(api)
+    manager.build_and_run_instance(None, INSTANCE)
+    info = manager.get_vnc_console(None, INSTANCE, "xvpvnc")
+    assert (info["console_type"], info["port"]) == ("xvpvnc", 5901)
+    assert info["access_url"] == "https://xvp.example:6081/console?token=" + info["token"]
+    assert info["access_url_base"] == "https://xvp.example:6081/console"
+    assert manager.validate_console_port(None, INSTANCE, 5901, "xvpvnc") is True
+
+
 def test_access_url_keeps_a_query_already_in_the_base_url():
-    url = compute_manager.novnc_access_url("http://p:6080/vnc.html?autoconnect=true&x=1", "T")
+    url = console_types.novnc_path_url("http://p:6080/vnc.html?autoconnect=true&x=1", "T")
     parts = urllib.parse.urlsplit(url)
     assert urllib.parse.parse_qs(parts.query) == {"autoconnect": ["true"], "x": ["1"],
                                                   "path": ["?token=T"]}
@@ -74,18 +88,18 @@ def test_access_url_keeps_a_query_already_in_the_base_url():
 def test_unknown_console_type_is_refused(api):
     manager = _manager(api)
     manager.build_and_run_instance(None, INSTANCE)
-    with pytest.raises(exception.ConsoleTypeInvalid):
+    with raises_expected(exception.ConsoleTypeInvalid):
         manager.get_vnc_console(None, INSTANCE, "spice-html5")
 
 
 def test_vnc_disabled_gives_console_unavailable(api, conf):
     conf.set_override("enabled", False, group="vnc")
-    with pytest.raises(exception.ConsoleTypeUnavailable):
+    with raises_expected(exception.ConsoleTypeUnavailable):
         _manager(api).get_vnc_console(None, INSTANCE, "novnc")
 
 
 def test_console_of_an_unknown_instance_is_not_found(api):
-    with pytest.raises(exception.InstanceNotFound):
+    with raises_expected(exception.InstanceNotFound):
         _manager(api).get_vnc_console(None, INSTANCE, "novnc")
 
 
@@ -107,7 +121,7 @@ def test_driver_without_vnc_gives_not_implemented(api):
 
     manager = _manager(api, NoConsoles())
     manager.build_and_run_instance(None, INSTANCE)
-    with pytest.raises(exception.NotImplementedByDriver) as raised:
+    with raises_expected(exception.NotImplementedByDriver) as raised:
         manager.get_vnc_console(None, INSTANCE, "novnc")
     assert raised.value.code == 501
 
@@ -145,7 +159,7 @@ def test_a_failed_build_with_a_driver_error_reports_its_message(api):
     driver = StubDriver(spawn_error=error)
     _manager(api, driver).build_and_run_instance(None, INSTANCE)
     (_uuid, values), = api.updates
-    assert values == {"vm_state": "error", "task_state": None, "power_state": base.NOSTATE,
+    assert values == {"vm_state": "error", "task_state": None, "power_state": power_state.NOSTATE,
                       "fault": error.message}
     assert "Not able to acquire a free port" in values["fault"]
 
@@ -154,7 +168,7 @@ def test_terminate_of_an_instance_that_vanished_is_fine(api):
     manager = _manager(api)
     manager.terminate_instance(None, INSTANCE)  # the driver never had it
     assert api.updates == [(INSTANCE["uuid"], {"vm_state": "deleted", "task_state": None,
-                                               "power_state": base.NOSTATE})]
+                                               "power_state": power_state.NOSTATE})]
 
 
 def test_terminate_that_fails_reports_error_with_the_reason(api):
@@ -196,17 +210,17 @@ def test_reboot_resets_the_guest_and_ends_the_task(api):
     manager.reboot_instance(None, INSTANCE, "HARD")
     assert manager.driver.reboots == [INSTANCE["uuid"]]
     assert api.updates == [(INSTANCE["uuid"], {"vm_state": "active", "task_state": None,
-                                               "power_state": base.RUNNING})]
-    assert api.expectations == [compute_manager.REBOOT_TASK_STATES]
+                                               "power_state": power_state.RUNNING})]
+    assert api.expectations == [task_states.REBOOT_TASK_STATES]
 
 
 def test_reboot_of_a_stopped_guest_reports_it_stopped(api):
     manager = _manager(api)
     _rebooting(api, manager)
-    manager.driver.power[INSTANCE["uuid"]] = base.SHUTDOWN
+    manager.driver.power[INSTANCE["uuid"]] = power_state.SHUTDOWN
     manager.reboot_instance(None, INSTANCE, "SOFT")
     assert api.instances[INSTANCE["uuid"]]["vm_state"] == "stopped"
-    assert api.instances[INSTANCE["uuid"]]["power_state"] == base.SHUTDOWN
+    assert api.instances[INSTANCE["uuid"]]["power_state"] == power_state.SHUTDOWN
     assert api.instances[INSTANCE["uuid"]]["task_state"] is None
 
 
@@ -244,7 +258,7 @@ def test_reboot_that_fails_reports_error_with_the_reason(api):
 def test_validate_console_port_is_false_for_a_guest_that_stopped(api):
     manager = _manager(api)
     manager.build_and_run_instance(None, INSTANCE)
-    manager.driver.power[INSTANCE["uuid"]] = base.SHUTDOWN
+    manager.driver.power[INSTANCE["uuid"]] = power_state.SHUTDOWN
     assert manager.validate_console_port(None, INSTANCE, 5901, "novnc") is False
 
 
@@ -282,7 +296,7 @@ def test_control_characters_are_stripped_but_tabs_newlines_and_text_stay():
 
 
 def test_console_output_of_an_unknown_instance_is_not_found(api):
-    with pytest.raises(exception.InstanceNotFound):
+    with raises_expected(exception.InstanceNotFound):
         _manager(api).get_console_output(None, INSTANCE, 10)
 
 
@@ -292,7 +306,7 @@ def test_console_output_of_a_driver_without_it_is_not_implemented(api):
 
     manager = _manager(api, NoOutput())
     manager.build_and_run_instance(None, INSTANCE)
-    with pytest.raises(exception.NotImplementedByDriver) as raised:
+    with raises_expected(exception.NotImplementedByDriver) as raised:
         manager.get_console_output(None, INSTANCE, 10)
     assert raised.value.code == 501
 
@@ -325,7 +339,7 @@ def test_start_up_errors_instances_that_vanished_from_the_hypervisor(api):
     api.add(INSTANCE["uuid"])
     _restarted(api)
     stored = api.instances[INSTANCE["uuid"]]
-    assert (stored["vm_state"], stored["power_state"]) == ("error", base.NOSTATE)
+    assert (stored["vm_state"], stored["power_state"]) == ("error", power_state.NOSTATE)
     assert stored["fault"] == ("Instance vanished from the hypervisor: compute host h1 no "
                                "longer has it.")
     assert api.expectations == [(None,)]
@@ -417,10 +431,10 @@ def test_periodic_sync_reports_a_guest_killed_behind_the_drivers_back_as_stopped
     manager.init_host()
     api.add(INSTANCE["uuid"], vm_state="building", task_state="spawning", power_state=0)
     manager.build_and_run_instance(None, INSTANCE)
-    manager.driver.power[INSTANCE["uuid"]] = base.SHUTDOWN
+    manager.driver.power[INSTANCE["uuid"]] = power_state.SHUTDOWN
     manager.sync_instances()
     stored = api.instances[INSTANCE["uuid"]]
-    assert (stored["vm_state"], stored["power_state"]) == ("stopped", base.SHUTDOWN)
+    assert (stored["vm_state"], stored["power_state"]) == ("stopped", power_state.SHUTDOWN)
 
 
 def test_periodic_sync_reports_an_instance_removed_behind_the_drivers_back(api):
@@ -485,4 +499,4 @@ def test_a_driver_that_cannot_tell_the_power_state_does_not_stop_the_report(api)
 
     _manager(api, Blind()).build_and_run_instance(None, INSTANCE)
     assert api.updates == [(INSTANCE["uuid"], {"vm_state": "active", "task_state": None,
-                                               "power_state": base.NOSTATE})]
+                                               "power_state": power_state.NOSTATE})]

@@ -1,4 +1,5 @@
 """The RPC contracts over oslo.messaging's fake transport: real clients, real servers."""
+import logging
 import threading
 import time
 
@@ -80,6 +81,17 @@ def test_remote_exceptions_keep_their_class_and_status(services):
         compute_rpcapi.ComputeAPI().get_vnc_console(ctxt, _instance(), "novnc")
     assert raised.value.code == 404
     assert "3b0f7a6e-6b0e-4f43-9d51-0b3f9a1e2c11" in raised.value.message
+
+
+def test_an_expected_error_of_a_host_logs_no_traceback_there(services, caplog):
+    """An unknown instance is an answer (404), not a failure of the compute host."""
+    with caplog.at_level(logging.DEBUG):
+        with pytest.raises(exception.InstanceNotFound):
+            compute_rpcapi.ComputeAPI().get_vnc_console(context.get_admin_context(),
+                                                        _instance(), "novnc")
+    assert "Expected exception during message handling" in caplog.text
+    assert "Traceback" not in caplog.text
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
 def test_console_token_round_trip_over_rpc(services):

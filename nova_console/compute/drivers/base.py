@@ -35,16 +35,6 @@ import dataclasses
 
 from nova_console import exception
 
-# Power states, Nova's numbers.
-NOSTATE = 0
-RUNNING = 1
-PAUSED = 3
-SHUTDOWN = 4
-CRASHED = 6
-
-POWER_STATES = (NOSTATE, RUNNING, PAUSED, SHUTDOWN, CRASHED)
-
-
 @dataclasses.dataclass(frozen=True)
 class ConsoleEndpoint:
     """Where, on the host's private network, a console server of an instance listens."""
@@ -117,7 +107,7 @@ class ComputeDriver:
         raise NotImplementedError()
 
     def get_power_state(self, instance):
-        """One of the power state constants above; InstanceNotFound if unknown.
+        """One of nova_console.compute.power_state's constants; InstanceNotFound if unknown.
 
         SHUTDOWN (not InstanceNotFound) for a known instance whose guest stopped.
         """

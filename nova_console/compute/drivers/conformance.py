@@ -46,6 +46,7 @@ import pytest
 
 from nova_console import exception
 from nova_console.compute.drivers import base
+from nova_console.compute import power_state
 
 HOST = "conformance-host"
 CONNECT_TIMEOUT = 10.0
@@ -338,7 +339,7 @@ class DriverConformanceTests:
         instance = conformance.spawn()
 
         self._assert_listed(conformance.driver, instance)
-        self._assert_power_state(conformance.driver, instance, base.RUNNING)
+        self._assert_power_state(conformance.driver, instance, power_state.RUNNING)
 
     def test_vnc_console_is_an_rfb_server_showing_the_instance_name(self, conformance):
         instance = conformance.spawn()
@@ -431,7 +432,7 @@ class DriverConformanceTests:
 
         self._assert_listed(conformance.driver, destroyed, listed=False)
         self._assert_listed(conformance.driver, kept)
-        self._assert_power_state(conformance.driver, kept, base.RUNNING)
+        self._assert_power_state(conformance.driver, kept, power_state.RUNNING)
 
     @pytest.mark.parametrize("method", [
         "get_power_state", "get_vnc_console", "get_spice_console", "get_serial_console",
@@ -501,7 +502,7 @@ class DriverConformanceTests:
 
         optional_feature(driver.reboot, instance)
 
-        self._assert_power_state(driver, instance, base.RUNNING)
+        self._assert_power_state(driver, instance, power_state.RUNNING)
         self._assert_same(driver.get_vnc_console(instance), endpoint, "the VNC endpoint")
         self._assert_shows_name(endpoint, instance)
         if expected:
@@ -525,7 +526,7 @@ class DriverConformanceTests:
         new = conformance.new_driver()
 
         self._assert_listed(new, instance)
-        self._assert_power_state(new, instance, base.RUNNING)
+        self._assert_power_state(new, instance, power_state.RUNNING)
         self._assert_same(new.get_vnc_console(instance), vnc, "the VNC endpoint")
         self._assert_shows_name(vnc, instance)
         if serial is not None:

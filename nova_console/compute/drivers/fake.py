@@ -13,6 +13,7 @@ from nova_console import conf as nc_conf
 from nova_console import exception
 from nova_console.compute.drivers import base
 from nova_console.compute.drivers import fake_display
+from nova_console.compute import power_state
 
 CONF = nc_conf.CONF
 LOG = logging.getLogger(__name__)
@@ -60,7 +61,7 @@ class FakeDriver(base.ComputeDriver):
 
     def get_power_state(self, instance):
         self._display(instance)
-        return base.RUNNING
+        return power_state.RUNNING
 
     def get_vnc_console(self, instance):
         display = self._display(instance)

@@ -53,11 +53,11 @@ from oslo_log import log as logging
 
 from nova_console import conf as nc_conf
 from nova_console import exception
-from nova_console.compute.drivers import base
 from nova_console.compute.drivers import guest
 from nova_console.compute.drivers import hosted
 from nova_console.compute.drivers import ports
 from nova_console.compute.drivers import qemu
+from nova_console.compute import power_state
 
 try:
     import libvirt
@@ -82,14 +82,14 @@ ElementTree.register_namespace(NAMESPACE_PREFIX, NAMESPACE)
 
 def _power_states():
     return {
-        libvirt.VIR_DOMAIN_NOSTATE: base.NOSTATE,
-        libvirt.VIR_DOMAIN_RUNNING: base.RUNNING,
-        libvirt.VIR_DOMAIN_BLOCKED: base.RUNNING,  # running, waiting for a resource
-        libvirt.VIR_DOMAIN_PAUSED: base.PAUSED,
-        libvirt.VIR_DOMAIN_SHUTDOWN: base.RUNNING,  # shutting down, still running
-        libvirt.VIR_DOMAIN_SHUTOFF: base.SHUTDOWN,
-        libvirt.VIR_DOMAIN_CRASHED: base.CRASHED,
-        libvirt.VIR_DOMAIN_PMSUSPENDED: base.PAUSED,
+        libvirt.VIR_DOMAIN_NOSTATE: power_state.NOSTATE,
+        libvirt.VIR_DOMAIN_RUNNING: power_state.RUNNING,
+        libvirt.VIR_DOMAIN_BLOCKED: power_state.RUNNING,  # running, waiting for a resource
+        libvirt.VIR_DOMAIN_PAUSED: power_state.PAUSED,
+        libvirt.VIR_DOMAIN_SHUTDOWN: power_state.RUNNING,  # shutting down, still running
+        libvirt.VIR_DOMAIN_SHUTOFF: power_state.SHUTDOWN,
+        libvirt.VIR_DOMAIN_CRASHED: power_state.CRASHED,
+        libvirt.VIR_DOMAIN_PMSUSPENDED: power_state.PAUSED,
     }
 
 
@@ -568,7 +568,7 @@ class LibvirtDriver(hosted.HostedInstancesDriver):
     def get_power_state(self, instance):
         known = self._get(instance)
         state = self._libvirt(_state, known)
-        return _power_states().get(state, base.NOSTATE)
+        return _power_states().get(state, power_state.NOSTATE)
 
     # -- consoles ------------------------------------------------------------------------
 

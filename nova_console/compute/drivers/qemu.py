@@ -37,10 +37,10 @@ from oslo_log import log as logging
 
 from nova_console import conf as nc_conf
 from nova_console import exception
-from nova_console.compute.drivers import base
 from nova_console.compute.drivers import guest
 from nova_console.compute.drivers import hosted
 from nova_console.compute.drivers import ports
+from nova_console.compute import power_state
 
 CONF = nc_conf.CONF
 LOG = logging.getLogger(__name__)
@@ -64,13 +64,12 @@ _LOG_TAIL = 600
 
 # QMP query-status -> power state
 _POWER_STATES = {
-    "running": base.RUNNING,
-    "paused": base.PAUSED, "suspended": base.PAUSED, "prelaunch": base.PAUSED,
-    "inmigrate": base.PAUSED, "postmigrate": base.PAUSED, "finish-migrate": base.PAUSED,
-    "restore-vm": base.PAUSED, "save-vm": base.PAUSED, "debug": base.PAUSED,
-    "watchdog": base.PAUSED, "colo": base.PAUSED,
-    "shutdown": base.SHUTDOWN,
-    "guest-panicked": base.CRASHED, "internal-error": base.CRASHED, "io-error": base.CRASHED,
+    "running": power_state.RUNNING,
+    "shutdown": power_state.SHUTDOWN,
+    **dict.fromkeys(("paused", "suspended", "prelaunch", "inmigrate", "postmigrate",
+                     "finish-migrate", "restore-vm", "save-vm", "debug", "watchdog", "colo"),
+                    power_state.PAUSED),
+    **dict.fromkeys(("guest-panicked", "internal-error", "io-error"), power_state.CRASHED),
 }
 
 
@@ -514,16 +513,16 @@ class QemuDriver(hosted.HostedInstancesDriver):
     def get_power_state(self, instance):
         known = self._get(instance)
         if not known.is_running():
-            return base.SHUTDOWN
+            return power_state.SHUTDOWN
         try:
             status = self._qmp(known, "query-status").get("status")
         except _QMPError as exc:
             # QEMU closes its control socket first when it exits.
             if known.exits_within(_EXIT_GRACE):
-                return base.SHUTDOWN
+                return power_state.SHUTDOWN
             LOG.debug("No status from QEMU of instance %s: %s", known.uuid, exc)
-            return base.RUNNING
-        return _POWER_STATES.get(status, base.NOSTATE)
+            return power_state.RUNNING
+        return _POWER_STATES.get(status, power_state.NOSTATE)
 
     # -- helpers -------------------------------------------------------------------------
 

@@ -29,6 +29,7 @@ from oslo_log import log as logging
 from nova_console import conf as nc_conf
 from nova_console import exception
 from nova_console.compute.drivers import base
+from nova_console.compute import power_state
 
 CONF = nc_conf.CONF
 LOG = logging.getLogger(__name__)
@@ -118,7 +119,7 @@ class StaticConsoleDriver(base.ComputeDriver):
 
     def get_power_state(self, instance):
         self._name(instance)
-        return base.RUNNING
+        return power_state.RUNNING
 
     def get_vnc_console(self, instance):
         endpoint = self._endpoint_for_name(self._name(instance))

@@ -75,7 +75,6 @@ def test_an_unknown_action_is_a_bad_request(client, make_server):
     ({"os-getSPICEConsole": {"type": "spice-html5"}}, "spice-html5"),
     ({"os-getSerialConsole": {"type": "serial"}}, "serial"),
     ({"os-getRDPConsole": {"type": "rdp-html5"}}, "rdp-html5"),
-    (vnc_action("xvpvnc"), "xvpvnc"),
 ])
 def test_consoles_we_do_not_serve_are_unavailable(client, make_server, compute_rpc, body,
                                                   console_type):
@@ -84,6 +83,17 @@ def test_consoles_we_do_not_serve_are_unavailable(client, make_server, compute_r
     assert response.json["badRequest"]["message"] == (
         "Unavailable console type %s." % console_type)
     assert compute_rpc.issued_tokens == 0
+
+
+def test_xvpvnc_console_urls_come_from_both_apis(client, make_server, compute_rpc):
+    server_id = make_server()
+    legacy = client.post(action_path(server_id), vnc_action("xvpvnc"))
+    assert legacy.status_int == 200 and legacy.json["console"]["type"] == "xvpvnc"
+    remote = client.post(remote_path(server_id), remote_body("vnc", "xvpvnc"), version="2.6")
+    assert remote.status_int == 200
+    assert (remote.json["remote_console"]["protocol"],
+            remote.json["remote_console"]["type"]) == ("vnc", "xvpvnc")
+    assert compute_rpc.issued_tokens == 2
 
 
 def test_another_tenants_console_is_not_found(client, make_server, compute_rpc):
@@ -188,8 +198,7 @@ def test_remote_console_rejects_a_type_of_another_protocol(client, make_server):
 
 
 @pytest.mark.parametrize("protocol,console_type", [
-    ("spice", "spice-html5"), ("serial", "serial"), ("rdp", "rdp-html5"),
-    ("vnc", "xvpvnc")])
+    ("spice", "spice-html5"), ("serial", "serial"), ("rdp", "rdp-html5")])
 def test_remote_consoles_we_do_not_serve_are_unavailable(client, make_server, protocol,
                                                          console_type):
     response = client.post(remote_path(make_server()), remote_body(protocol, console_type),

@@ -29,7 +29,7 @@ class FakeComputeAPI:
         return {"uuid": SERVER_ID, "project_id": "demo", "host": "compute-1",
                 "vm_state": "active", "task_state": None}
 
-    def get_vnc_console(self, context, instance, console_type):
+    def get_console(self, context, instance, console_type):
         self.console_requests.append((context.user_id, instance["uuid"], console_type))
         return {"type": console_type, "url": CONSOLE_URL}
 

@@ -7,9 +7,9 @@ import pytest
 
 from nova_console import conf as nc_conf
 from nova_console import exception
-from nova_console.compute.drivers import base
 from nova_console.compute.drivers import fake
 from nova_console.compute.drivers import fake_display
+from nova_console.compute import power_state
 
 HOST = "127.0.0.1"
 WIDTH, HEIGHT = 160, 100
@@ -416,7 +416,7 @@ def test_spawned_instance_is_listed_running_and_shows_its_name(driver):
     driver.spawn(INSTANCE)
 
     assert driver.list_instances() == [INSTANCE["uuid"]]
-    assert driver.get_power_state(INSTANCE) == base.RUNNING
+    assert driver.get_power_state(INSTANCE) == power_state.RUNNING
     endpoint = driver.get_vnc_console(INSTANCE)
     assert endpoint.host == "192.0.2.10"  # server_proxyclient_address, not server_listen
     rfb = RFBClient(endpoint.port)

@@ -7,6 +7,7 @@ from nova_console.compute.drivers import base
 from nova_console.compute.drivers import static
 from nova_console import conf as nc_conf
 from nova_console import exception
+from nova_console.compute import power_state
 
 CONF = nc_conf.CONF
 
@@ -36,7 +37,7 @@ def test_adopts_a_configured_console_and_hands_it_out(driver, console_server):
     instance = {"uuid": "u-1", "name": "bmc-7"}
     driver.spawn(instance)
     assert driver.list_instances() == ["u-1"]
-    assert driver.get_power_state(instance) == base.RUNNING
+    assert driver.get_power_state(instance) == power_state.RUNNING
     assert driver.get_vnc_console({"uuid": "u-1"}) == base.ConsoleEndpoint(
         host="127.0.0.1", port=console_server)
 

@@ -1,0 +1,38 @@
+"""console_types.py: the one table of console types, as each service reads it."""
+import urllib.parse
+
+import pytest
+
+from nova_console import console_types
+
+
+def test_nova_console_types_and_their_protocols():
+    assert {(t.protocol, t.name) for t in console_types.TYPES} == {
+        ("vnc", "novnc"), ("vnc", "xvpvnc"), ("spice", "spice-html5"),
+        ("rdp", "rdp-html5"), ("serial", "serial"), ("mks", "webmks")}
+    assert console_types.get("webmks").min_version == "2.8"
+    assert console_types.get("nothing") is None
+
+
+def test_each_legacy_action_takes_its_protocols_types():
+    assert [t.name for t in console_types.for_action("os-getVNCConsole")] == ["novnc", "xvpvnc"]
+    assert [t.name for t in console_types.for_action("os-getSerialConsole")] == ["serial"]
+    assert console_types.for_action("os-getConsoleOutput") == ()
+    assert "os-getSPICEConsole" in console_types.actions()
+
+
+def test_each_proxy_serves_its_own_types():
+    assert console_types.served_by("nova-novncproxy") == ("novnc",)
+    assert console_types.served_by("nova-xvpvncproxy") == ("xvpvnc",)
+
+
+@pytest.mark.parametrize("shape,base,expected", [
+    (console_types.novnc_path_url, "http://p:6080/vnc_lite.html", {"path": ["?token=T"]}),
+    (console_types.token_query_url, "http://p:6081/console", {"token": ["T"]}),
+    (console_types.token_query_url, "http://p:6081/console?lang=fr",
+     {"lang": ["fr"], "token": ["T"]}),
+])
+def test_console_urls_carry_the_token_as_each_client_expects(shape, base, expected):
+    parts = urllib.parse.urlsplit(shape(base, "T"))
+    assert urllib.parse.parse_qs(parts.query) == expected
+    assert parts.path == urllib.parse.urlsplit(base).path
