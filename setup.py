@@ -51,6 +51,7 @@ setup(
             "nova-console-compute = nova_console.cmd.compute:main",
             "nova-consoleauth = nova_console.cmd.consoleauth:main",
             "nova-novncproxy = nova_console.cmd.novncproxy:main",
+            "nova-xvpvncproxy = nova_console.cmd.xvpvncproxy:main",
             "nova-console-all-in-one = nova_console.cmd.all_in_one:main",
             "nova-console-manage = nova_console.cmd.manage:main",
         ],

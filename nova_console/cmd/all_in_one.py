@@ -1,9 +1,9 @@
 """nova-console-all-in-one: every service in one process, ready for a browser.
 
 The embedded default: in-memory message bus (unless transport_url is set),
-SQLite in the state directory, API and proxy on 127.0.0.1, the qemu compute
+SQLite in the state directory, API and proxies (noVNC, XVP) on 127.0.0.1, the qemu compute
 driver when QEMU and nasm are installed (else the fake one) unless
-compute_driver is set, and one demo instance whose console URL is printed.
+compute_driver is set, and one demo instance whose console URLs are printed.
 Its servers stop with it: Ctrl-C deletes them.
 """
 import os
@@ -17,9 +17,11 @@ from oslo_log import log as logging
 from nova_console.cmd import api as api_cmd
 from nova_console.cmd import compute as compute_cmd
 from nova_console.cmd import consoleauth as consoleauth_cmd
-from nova_console.cmd import novncproxy as novncproxy_cmd
 from nova_console.compute import api as compute_api
 from nova_console.compute.drivers import loader
+from nova_console.console import launcher
+from nova_console.console import novnc
+from nova_console.console import xvp
 from nova_console import conf as nc_conf
 from nova_console import config
 from nova_console import context
@@ -41,6 +43,7 @@ def _set_local_defaults():
     """Listen on loopback only unless the operator's config says otherwise."""
     CONF.set_default("osapi_compute_listen", "127.0.0.1")
     CONF.set_default("novncproxy_host", "127.0.0.1", group="vnc")
+    CONF.set_default("xvpvncproxy_host", "127.0.0.1", group="vnc")
     CONF.set_default("report_interval", 2)
     rpc.set_default_transport_url("fake://")
 
@@ -80,7 +83,8 @@ class AllInOne:
         self.manager, self.compute_service = compute_cmd.build_service(driver)
         self.consoleauth_service = consoleauth_cmd.build_service()
         self.wsgi_server, self.api_service = api_cmd.build_services()
-        self.proxy = novncproxy_cmd.novnc.make_server()
+        # Every proxy in this process, each with its own settings and port.
+        self.proxies = [novnc.make_server(), xvp.make_server()]
 
     def start(self):
         # The API answers the compute host's start-up sync: it goes first.
@@ -89,11 +93,13 @@ class AllInOne:
         self.manager.init_host()
         self.compute_service.start()
         self.wsgi_server.start()
-        novncproxy_cmd.start_in_thread(self.proxy)
+        for proxy in self.proxies:
+            launcher.start_in_thread(proxy)
         self._boot_demo_server()
 
     def stop(self):
-        self.proxy.stop()
+        for proxy in self.proxies:
+            proxy.stop()
         self.wsgi_server.stop()
         for rpc_service in (self.compute_service, self.api_service, self.consoleauth_service):
             rpc_service.stop()
@@ -131,10 +137,12 @@ class AllInOne:
         if instance["vm_state"] != vm_states.ACTIVE:
             raise RuntimeError("demo server ended in state %s: %s"
                                % (instance["vm_state"], instance["fault"]))
-        console = api.get_console(ctxt, instance, "novnc")
+        novnc_url = api.get_console(ctxt, instance, "novnc")["url"]
+        xvp_url = api.get_console(ctxt, instance, "xvpvnc")["url"]
         api_url = "http://%s:%s/v2.1" % (self.wsgi_server.host, self.wsgi_server.port)
         print(_BANNER % {"name": DEMO_SERVER_NAME, "id": instance["uuid"],
-                         "url": console["url"], "api": api_url, "ttl": CONF.consoleauth.token_ttl,
+                         "url": novnc_url, "xvp_url": xvp_url, "api": api_url,
+                         "ttl": CONF.consoleauth.token_ttl,
                          "state": CONF.state_path, "driver": self.driver_line}, flush=True)
 
 
@@ -148,7 +156,11 @@ its servers.
 
       %(url)s
 
-  The link works for %(ttl)s seconds. Ask the REST API for a new one:
+  A Java VNC viewer (nova-xvpvncviewer) opens it through the XVP proxy:
+
+      %(xvp_url)s
+
+  The links work for %(ttl)s seconds. Ask the REST API for a new one:
 
       curl -s -X POST -H 'X-Auth-Token: demo:demo' -H 'Content-Type: application/json' \\
            -d '{"os-getVNCConsole": {"type": "novnc"}}' %(api)s/servers/%(id)s/action

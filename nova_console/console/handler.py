@@ -193,6 +193,14 @@ class ConsoleProxyRequestHandler(websocketserver.WebSocketRequestHandlerMixIn,
 
     # -- plain HTTP: the web client's files ---------------------------------------------
 
+    def send_error(self, code, message=None, explain=None):
+        """Errors of a proxy that serves no files are refusals too (no body): its
+        clients (a Java viewer, a serial console) read any byte as console data."""
+        if self.settings.web_root:
+            super().send_error(code, message, explain)
+        else:
+            self.send_refusal(code, message or http.HTTPStatus(code).phrase)
+
     def list_directory(self, path):
         self.send_error(http.HTTPStatus.NOT_FOUND, "Directory listing is disabled")
         return None
