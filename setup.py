@@ -43,6 +43,9 @@ setup(
             "psycopg[binary]>=3.1,<4",
             "PyMySQL>=1.0,<2",
             "requests>=2.28,<3",
+            "tempest>=40",
+            "vncdotool>=1.2,<2",
+            "python-openstackclient>=7",
         ],
     },
     entry_points={

@@ -1,9 +1,12 @@
 """The benchmark's own RFB clients, for the figures ../shared/bench's wsclient.py does
-not measure: client -> server throughput with masked frames, and thousands of idle
-sessions held by one client process. Standard library only.
+not measure: client -> server throughput with masked frames, thousands of idle
+sessions held by one client process, and both directions through the XVP proxy
+(raw RFB after an HTTP CONNECT, which wsclient.py does not speak). Standard
+library only.
 
 A session is the real thing: TCP, the WebSocket upgrade with a console token (or
-plain RFB for direct TCP), then RFB 3.8 up to ServerInit.
+a Java viewer's CONNECT /console?token=..., or plain RFB for direct TCP), then
+RFB 3.8 up to ServerInit.
 """
 import base64
 import errno
@@ -47,12 +50,13 @@ def upgrade_request(url, origin=None):
 
 
 class Session:
-    """A blocking RFB session, over a WebSocket (url) or plain TCP (host, port)."""
+    """A blocking RFB session, over a WebSocket (url), plain TCP (host, port), or
+    the XVP proxy (xvp_url: CONNECT first, then plain RFB)."""
 
-    def __init__(self, url=None, tcp=None, timeout=30.0):
+    def __init__(self, url=None, tcp=None, xvp_url=None, timeout=30.0):
         self.ws = url is not None
-        if self.ws:
-            parts = urllib.parse.urlsplit(url)
+        if self.ws or xvp_url:
+            parts = urllib.parse.urlsplit(url or xvp_url)
             address = (parts.hostname, parts.port)
         else:
             address = tcp
@@ -62,10 +66,17 @@ class Session:
         self._frame_left = 0
         if self.ws:
             self.sock.sendall(upgrade_request(url))
-            head = self._raw_until(b"\r\n\r\n")
-            if b" 101 " not in head.split(b"\r\n", 1)[0] + b" ":
-                raise ConnectionError("upgrade refused: %r" % head[:200])
+            self._expect_status(b"101")
+        elif xvp_url:
+            self.sock.sendall(b"CONNECT %s?%s HTTP/1.0\r\n\r\n" % (parts.path.encode(),
+                                                                   parts.query.encode()))
+            self._expect_status(b"200")
         self._handshake()
+
+    def _expect_status(self, status):
+        head = self._raw_until(b"\r\n\r\n")
+        if b" %s " % status not in head.split(b"\r\n", 1)[0] + b" ":
+            raise ConnectionError("refused: %r" % head[:200])
 
     def _raw_more(self):
         chunk = self.sock.recv(65536)
@@ -125,7 +136,7 @@ class Session:
             raise ConnectionError("security refused")
         self.send(b"\x01")
         self.width, self.height = struct.unpack("!HH", self.recv_exact(4))
-        self.recv_exact(16)
+        self.bytes_per_pixel = self.recv_exact(16)[0] // 8
         self.recv_exact(struct.unpack("!I", self.recv_exact(4))[0])
 
     def close(self):
@@ -135,14 +146,14 @@ class Session:
             pass
 
 
-def client_to_server_throughput(url=None, tcp=None, seconds=2.0, batch=16):
+def client_to_server_throughput(url=None, tcp=None, xvp_url=None, seconds=2.0, batch=16):
     """MB/s (10^6 bytes of RFB payload per second) the client gets to the VNC server:
     back-to-back ClientCutText messages of MESSAGE_BYTES, masked WebSocket frames
     through a proxy (each precomputed once, so the client's cost is one sendall),
     plain bytes over direct TCP. The clock stops when the answer to a
     FramebufferUpdateRequest sent after the last message starts to arrive: the
     server reads in order, so by then it has consumed every byte."""
-    session = Session(url=url, tcp=tcp)
+    session = Session(url=url, tcp=tcp, xvp_url=xvp_url)
     try:
         text = MESSAGE_BYTES - 8
         message = struct.pack("!BxxxI", CLIENT_CUT_TEXT, text) + bytes(range(256)) * (text // 256)
@@ -163,6 +174,41 @@ def client_to_server_throughput(url=None, tcp=None, seconds=2.0, batch=16):
         session.close()
     return {"MBps": round(sent / 1e6 / elapsed, 1), "mbytes": round(sent / 1e6, 1),
             "seconds": round(elapsed, 3)}
+
+
+def server_to_client_throughput(tcp=None, xvp_url=None, seconds=2.0):
+    """MB/s of screen the client gets over plain RFB (direct TCP, a bare relay, the
+    XVP proxy): as ../shared/bench's throughput test, one non-incremental full-screen
+    FramebufferUpdateRequest at a time, each update read whole before the next."""
+    session = Session(tcp=tcp, xvp_url=xvp_url)
+    try:
+        request = struct.pack("!BBHHHH", FRAMEBUFFER_UPDATE_REQUEST, 0, 0, 0,
+                              session.width, session.height)
+        buf = bytearray(1 << 20)
+        view = memoryview(buf)
+        received = 0
+        started = time.perf_counter()
+        deadline = started + seconds
+        while time.perf_counter() < deadline:
+            session.send(request)
+            header = session.recv_exact(4)  # FramebufferUpdate, its rectangle count
+            for _ in range(struct.unpack("!xxH", header)[0]):
+                _x, _y, width, height, _encoding = struct.unpack("!HHHHi",
+                                                                 session.recv_exact(12))
+                size = width * height * session.bytes_per_pixel
+                buffered = min(size, len(session._buf))
+                session._buf = session._buf[buffered:]
+                left = size - buffered
+                received += size
+                while left > 0:
+                    got = session.sock.recv_into(view[:min(left, len(buf))])
+                    if not got:
+                        raise ConnectionError("closed by the server")
+                    left -= got
+        elapsed = time.perf_counter() - started
+    finally:
+        session.close()
+    return {"MBps": round(received / 1e6 / elapsed, 1), "seconds": round(elapsed, 3)}
 
 
 class _IdleHandshake:

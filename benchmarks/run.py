@@ -170,6 +170,13 @@ def start_proxy(processes, deployment, workers):
     return process
 
 
+def start_xvp_proxy(processes, deployment, workers):
+    process = processes.start("nova-xvpvncproxy", deployment.xvp_command(workers), shell=True)
+    if not stack.wait_listening(deployment.xvp_port, process):
+        raise RuntimeError("nova-xvpvncproxy did not start")
+    return process
+
+
 def start_tcp_relay(processes, rfb_port):
     """tcp_relay.py in front of the RFB server: the reference for one bare relay hop."""
     process = processes.start("tcp-relay", [sys.executable, os.path.join(HERE, "tcp_relay.py"),
@@ -231,6 +238,23 @@ def measure_server_to_client(args, deployment, relay_port, workdir):
         "nova_console": lambda: ["--ws-url", "ws://127.0.0.1:%d/?token=%s" % (
             deployment.proxy_port, deployment.issue_token())]}
     return interleaved(args, targets, throughput)
+
+
+def measure_xvp(args, deployment, relay_port):
+    """Both directions through nova-xvpvncproxy (a Java viewer's CONNECT, then raw
+    RFB), with direct TCP and the bare relay in the same interleaved rounds, by the
+    same client (rfbclient.py: one full-screen update at a time one way, ClientCutText
+    messages the other)."""
+    targets = {
+        "direct": lambda: {"tcp": ("127.0.0.1", deployment.rfb_port)},
+        "bare relay": lambda: {"tcp": ("127.0.0.1", relay_port)},
+        "xvp": lambda: {"xvp_url": deployment.console_url("xvpvnc")}}
+    return {
+        "server_to_client": interleaved(args, targets, lambda target: (
+            rfbclient.server_to_client_throughput(seconds=args.c2s_seconds, **target)["MBps"])),
+        "client_to_server": interleaved(args, targets, lambda target: (
+            rfbclient.client_to_server_throughput(seconds=args.c2s_seconds, **target)["MBps"])),
+    }
 
 
 def measure_idle_sessions(args, deployment, processes, proxy):
@@ -387,6 +411,14 @@ def table(peers, extra, args, meta):
         "≥ 75 %; slowest ≥ 25 % of median", agg(c_ours) + " (%s/%s open)" % (
             c_ours.get("ok", "-"), c_ours.get("k", "-")), agg(c_wsfy),
         "100 %% (%s MB/s)" % fmt(direct_agg, 0), met)
+    xvp = extra.get("xvp", {})
+    for direction, arrow in (("server_to_client", "server→client"),
+                             ("client_to_server", "client→server")):
+        rounds = xvp.get(direction, {})
+        row("nova-xvpvncproxy (HTTP CONNECT, then raw RFB), %s; bare relay and direct TCP "
+            "in the same rounds" % arrow, "–",
+            "%s; bare relay %s" % (share(rounds, "xvp"), share(rounds, "bare relay")), "-",
+            "100 %% (%s MB/s)" % fmt(rounds.get("direct", {}).get("MBps"), 0), None)
     url = extra.get("console_url", {})
     row("console URL issued by the API (two RPC hops), median / p99", "≤ 15 ms median",
         "%s / %s ms" % (fmt(url.get("median_ms"), 2), fmt(url.get("p99_ms"), 2)), "-", "-",
@@ -481,6 +513,10 @@ def main():
         extra["check_token"] = measure_check_token(args, deployment, workdir)
         extra["check_token_per_message"] = measure_check_token(args, deployment, workdir,
                                                                per_message=True)
+        log("nova-xvpvncproxy, both directions, beside the bare relay")
+        xvp_proxy = start_xvp_proxy(processes, deployment, args.workers)
+        extra["xvp"] = measure_xvp(args, deployment, relay_port)
+        processes.stop(xvp_proxy)
         processes.stop(proxy)
         log("idle sessions: %d through one fresh proxy process" % args.idle_sessions)
         proxy = start_proxy(processes, deployment, 1)

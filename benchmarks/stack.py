@@ -6,6 +6,7 @@ the benchmark's VNC server.
     stack.start()                  # config, db sync, consoleauth, compute, API, "bench" server
     token = stack.issue_token()    # REST os-getVNCConsole: API -> compute -> consoleauth
     stack.proxy_command()          # the nova-novncproxy command line (the driver starts it)
+    stack.xvp_command()            # the same for nova-xvpvncproxy; issue_token("xvpvnc")
     stack.stop()                   # SIGTERM each process by its PID, vhost deleted
 
 Only the standard library: the driver runs in whatever Python starts it.
@@ -57,10 +58,12 @@ def token_from_url(url):
 
 
 class Stack:
-    def __init__(self, workdir, rfb_port, proxy_port, bin_dir=None, rfb_host="127.0.0.1"):
+    def __init__(self, workdir, rfb_port, proxy_port, bin_dir=None, rfb_host="127.0.0.1",
+                 xvp_port=None):
         self.workdir = os.path.abspath(workdir)
         self.rfb_host, self.rfb_port = rfb_host, rfb_port
         self.proxy_port = proxy_port
+        self.xvp_port = xvp_port or free_port()
         self.bin_dir = bin_dir or os.path.dirname(sys.executable)
         self.api_port = free_port()
         self.vhost = "nova-console-bench-%s" % secrets.token_hex(4)
@@ -88,7 +91,8 @@ class Stack:
             conf.write(CONFIG % {
                 "transport_url": "rabbit://guest:guest@%s:%d/%s" % (RABBIT + (self.vhost,)),
                 "state": state, "web": web, "api_port": self.api_port,
-                "proxy_port": self.proxy_port, "rfb_host": self.rfb_host,
+                "proxy_port": self.proxy_port, "xvp_port": self.xvp_port,
+                "rfb_host": self.rfb_host,
                 "rfb_port": self.rfb_port,
                 "cert": os.path.join(self.workdir, "no-cert.pem")})
 
@@ -118,14 +122,17 @@ class Stack:
             raise RuntimeError("nova-console-api did not start (see %s)" % self.workdir)
         self.server_id = self._create_server()
 
-    def proxy_command(self, workers=1):
-        """Shell command that runs nova-novncproxy in the foreground (exec: its PID is
-        the proxy's, the root of its workers)."""
+    def proxy_command(self, workers=1, script="nova-novncproxy"):
+        """Shell command that runs nova-novncproxy (or `script`, another proxy) in the
+        foreground (exec: its PID is the proxy's, the root of its workers)."""
         extra = os.path.join(self.workdir, "workers-%d.conf" % workers)
         with open(extra, "w") as conf:
             conf.write("[console]\nworkers = %d\n" % workers)
         return "exec %s --config-file %s --config-file %s" % (
-            self.script("nova-novncproxy"), self.conf, extra)
+            self.script(script), self.conf, extra)
+
+    def xvp_command(self, workers=1):
+        return self.proxy_command(workers, script="nova-xvpvncproxy")
 
     def stop(self):
         for name, process in reversed(list(self.processes.items())):
@@ -173,13 +180,13 @@ class Stack:
                 return detail
             time.sleep(0.1)
 
-    def console_url(self):
-        body = {"remote_console": {"protocol": "vnc", "type": "novnc"}}
+    def console_url(self, console_type="novnc"):
+        body = {"remote_console": {"protocol": "vnc", "type": console_type}}
         return self.api("POST", "/servers/%s/remote-consoles" % self.server_id,
                         body)["remote_console"]["url"]
 
-    def issue_token(self):
-        return token_from_url(self.console_url())
+    def issue_token(self, console_type="novnc"):
+        return token_from_url(self.console_url(console_type))
 
 
 def _rabbitmqctl(*args):
@@ -208,6 +215,9 @@ connection = sqlite:///%(state)s/nova_console.sqlite
 novncproxy_host = 127.0.0.1
 novncproxy_port = %(proxy_port)s
 novncproxy_base_url = http://127.0.0.1:%(proxy_port)s/vnc_lite.html
+xvpvncproxy_host = 127.0.0.1
+xvpvncproxy_port = %(xvp_port)s
+xvpvncproxy_base_url = http://127.0.0.1:%(xvp_port)s/console
 
 [static_consoles]
 endpoints = bench:%(rfb_host)s:%(rfb_port)s

@@ -23,6 +23,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.parse
 
@@ -301,6 +302,41 @@ def _kill_leftovers():
 atexit.register(_kill_leftovers)
 
 
+class ImpostorConsoleServer:
+    """Listens on a given port and counts who connects (a VNC server another instance
+    might own after the port was freed)."""
+
+    def __init__(self, port):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", port))
+        self.sock.listen(8)
+        self.connections = 0
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            try:
+                conn.sendall(b"RFB 003.008\n")
+            except OSError:
+                pass
+            conn.close()
+
+    def close(self):
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
+        self._thread.join(5)
+
+
 # --- REST ----------------------------------------------------------------------------------
 
 class APIError(AssertionError):
@@ -372,21 +408,22 @@ class APIClient:
         wait_for(lambda: self.request("GET", "/v2.1/servers/%s" % server_id).status_code == 404,
                  timeout, message="server %s to disappear" % server_id)
 
-    def vnc_console_url_legacy(self, server_id):
-        """The os-getVNCConsole action (any microversion)."""
+    def vnc_console_url_legacy(self, server_id, console_type="novnc"):
+        """The os-getVNCConsole action (any microversion, none sent)."""
         response = self._post_json("/v2.1/servers/%s/action" % server_id,
-                                   {"os-getVNCConsole": {"type": "novnc"}}, expect=200)
+                                   {"os-getVNCConsole": {"type": console_type}}, expect=200)
         console = response.json()["console"]
-        assert console["type"] == "novnc", console
+        assert console["type"] == console_type, console
         return console["url"]
 
-    def vnc_console_url_remote_consoles(self, server_id, version="2.6"):
+    def vnc_console_url_remote_consoles(self, server_id, version="2.6", console_type="novnc"):
         """POST remote-consoles (microversion >= 2.6)."""
-        response = self._post_json("/v2.1/servers/%s/remote-consoles" % server_id,
-                                   {"remote_console": {"protocol": "vnc", "type": "novnc"}},
-                                   version=version, expect=200)
+        response = self._post_json(
+            "/v2.1/servers/%s/remote-consoles" % server_id,
+            {"remote_console": {"protocol": "vnc", "type": console_type}},
+            version=version, expect=200)
         console = response.json()["remote_console"]
-        assert (console["protocol"], console["type"]) == ("vnc", "novnc"), console
+        assert (console["protocol"], console["type"]) == ("vnc", console_type), console
         return console["url"]
 
 
@@ -403,10 +440,11 @@ def _ini(sections):
 
 
 class Deployment:
-    """API, compute host(s), consoleauth worker(s) and nova-novncproxy, as separate processes.
+    """API, compute host(s), consoleauth worker(s), nova-novncproxy and
+    nova-xvpvncproxy, as separate processes.
 
     Process names: "api", "compute-1"... (also their `host`), "consoleauth-1"...,
-    "novncproxy". `database_url` None means a SQLite file in `workdir`.
+    "novncproxy", "xvpvncproxy". `database_url` None means a SQLite file in `workdir`.
     `conf` adds options ({"section": {"key": value}}) to every service's file,
     `host_conf` ({name: {"section": {...}}}) to one process' own (e.g. another
     compute_driver on one compute host).
@@ -428,6 +466,7 @@ class Deployment:
         self.vhost = None  # set by whoever created a vhost for it
         self.api_port = free_port()
         self.proxy_port = free_port()
+        self.xvp_port = free_port()
         self.log_dir = os.path.join(self.workdir, "logs")
         self.conf_dir = os.path.join(self.workdir, "etc")
         self.processes = {}
@@ -439,6 +478,10 @@ class Deployment:
     @property
     def proxy_base_url(self):
         return "http://127.0.0.1:%d/vnc_lite.html" % self.proxy_port
+
+    @property
+    def xvp_base_url(self):
+        return "http://127.0.0.1:%d/console" % self.xvp_port
 
     @property
     def proxy_origin(self):
@@ -465,6 +508,9 @@ class Deployment:
                 "novncproxy_base_url": self.proxy_base_url,
                 "novncproxy_host": "127.0.0.1",
                 "novncproxy_port": self.proxy_port,
+                "xvpvncproxy_base_url": self.xvp_base_url,
+                "xvpvncproxy_host": "127.0.0.1",
+                "xvpvncproxy_port": self.xvp_port,
             },
             "api": {"auth_strategy": "noauth2"},
         }
@@ -534,6 +580,7 @@ class Deployment:
         for host in self.compute_hosts:
             self._add_process(host, "nova-console-compute", with_database=False)
         self._add_process("novncproxy", "nova-novncproxy", with_database=False)
+        self._add_process("xvpvncproxy", "nova-xvpvncproxy", with_database=False)
         for process in self.processes.values():
             process.start()
         self.wait_until_ready()
@@ -567,8 +614,10 @@ class Deployment:
         wait_for(api_answers, remaining(), message="the API to answer GET /v2.1")
         for name in self.consoleauth_names + self.compute_hosts:
             self.processes[name].wait_for_log(r"Serving RPC topic", remaining())
-        wait_for(lambda: self.check_running() or port_accepts("127.0.0.1", self.proxy_port),
-                 remaining(), message="nova-novncproxy to accept connections")
+        for name, port in (("nova-novncproxy", self.proxy_port),
+                           ("nova-xvpvncproxy", self.xvp_port)):
+            wait_for(lambda: self.check_running() or port_accepts("127.0.0.1", port),
+                     remaining(), message="%s to accept connections" % name)
         self._probe_every_compute_host(remaining())
 
     def _probe_every_compute_host(self, timeout):
@@ -632,9 +681,10 @@ class Deployment:
         if name == "api":
             wait_for(lambda: process.running and self.api.version_document().status_code == 200,
                      READY_TIMEOUT, message="the API to answer again")
-        elif name == "novncproxy":
-            wait_for(lambda: port_accepts("127.0.0.1", self.proxy_port), READY_TIMEOUT,
-                     message="nova-novncproxy to accept connections again")
+        elif name in ("novncproxy", "xvpvncproxy"):
+            port = self.proxy_port if name == "novncproxy" else self.xvp_port
+            wait_for(lambda: port_accepts("127.0.0.1", port), READY_TIMEOUT,
+                     message="nova-%s to accept connections again" % name)
         else:
             process.wait_for_log(wait_pattern or r"Serving RPC topic")
 
@@ -659,8 +709,9 @@ class Deployment:
 
     def logs_report(self, lines=60):
         """The tail of every process' log, for a failure report."""
-        parts = ["%s in %s (API :%d, proxy :%d, %s)" % (self.label, self.workdir, self.api_port,
-                                                         self.proxy_port, self.database_url)]
+        parts = ["%s in %s (API :%d, noVNC proxy :%d, XVP proxy :%d, %s)" % (
+            self.label, self.workdir, self.api_port, self.proxy_port, self.xvp_port,
+            self.database_url)]
         for process in self.processes.values():
             state = ("running" if process.running else "exited with status %s"
                      % process.returncode)

@@ -7,21 +7,23 @@ from tests.functional import deployment
 from tests.functional.wsclient import ConsoleConnection
 
 URL_LINE = re.compile(r"^\s+(http://\S+vnc_lite\.html\?path=\S+)$", re.MULTILINE)
+XVP_URL_LINE = re.compile(r"^\s+(http://\S+/console\?token=\S+)$", re.MULTILINE)
 
 
 def _write_config(tmp_path):
-    api_port, proxy_port = deployment.free_port(), deployment.free_port()
+    api_port, proxy_port, xvp_port = (deployment.free_port() for _ in range(3))
     config = tmp_path / "all-in-one.conf"
     config.write_text(
         "[DEFAULT]\nstate_path = %s\nosapi_compute_listen_port = %d\n"
         "[vnc]\nnovncproxy_port = %d\n"
         "novncproxy_base_url = http://127.0.0.1:%d/vnc_lite.html\n"
-        % (tmp_path / "state", api_port, proxy_port, proxy_port))
-    return config, api_port, proxy_port
+        "xvpvncproxy_port = %d\nxvpvncproxy_base_url = http://127.0.0.1:%d/console\n"
+        % (tmp_path / "state", api_port, proxy_port, proxy_port, xvp_port, xvp_port))
+    return config, api_port, proxy_port, xvp_port
 
 
 def test_all_in_one_prints_a_working_console_url_and_stops_on_ctrl_c(tmp_path):
-    config, api_port, proxy_port = _write_config(tmp_path)
+    config, api_port, proxy_port, xvp_port = _write_config(tmp_path)
     process = deployment.ServiceProcess(
         "all-in-one", [deployment.console_script("nova-console-all-in-one"),
                        "--config-file", str(config)],
@@ -40,6 +42,12 @@ def test_all_in_one_prints_a_working_console_url_and_stops_on_ctrl_c(tmp_path):
         with ConsoleConnection.open_console_url(url, proxy_port) as console:
             assert console.status == 101
             assert console.rfb_handshake().name == expected_name
+        # The XVP proxy runs in the same process, and its URL is printed too.
+        xvp_url = XVP_URL_LINE.search(log).group(1)
+        assert xvp_url.startswith("http://127.0.0.1:%d/console?token=" % xvp_port)
+        with ConsoleConnection.open_xvp(xvp_url) as console:
+            assert console.status == 200
+            assert console.rfb_handshake().name == expected_name
 
         api = deployment.APIClient("http://127.0.0.1:%d" % api_port)
         servers = api.request("GET", "/v2.1/servers", expect=200).json()["servers"]
@@ -51,3 +59,4 @@ def test_all_in_one_prints_a_working_console_url_and_stops_on_ctrl_c(tmp_path):
     assert status == 0, process.tail(40)
     assert "Traceback" not in process.log_text()
     assert not deployment.port_accepts("127.0.0.1", proxy_port)
+    assert not deployment.port_accepts("127.0.0.1", xvp_port)

@@ -12,8 +12,9 @@ import tempfile
 import pytest
 
 from tests.functional.test_driver_libvirt import libvirt, libvirtd  # noqa: F401 (fixture)
-from tests.functional.test_qemu_console import (console_output, read_screen, ready_line,
-                                                unique_name, wait_until_booted)
+from tests.functional.test_qemu_console import (console_output, ready_line, unique_name,
+                                                wait_until_booted)
+from tests.functional import wsclient
 
 HOST = "compute-1"
 
@@ -50,7 +51,9 @@ def test_libvirt_domains_show_their_own_consoles_through_the_proxy(cloud):
                 assert conn.status == 101, conn.read_refusal_body()[:300]
                 server_init = conn.rfb_handshake()
                 assert server_init.name == "QEMU (%s [%s])" % (name, ids[name])
-                assert len(read_screen(conn, server_init)) > 1, "%s's screen is blank" % name
+                colours = wsclient.distinct_colours(conn.read_framebuffer(server_init),
+                                                    server_init)
+                assert len(colours) > 1, "%s's screen is blank" % name
         for name in names:
             assert ready_line(name) in wait_until_booted(cloud, ids[name], name)
         assert console_output(cloud, ids[names[0]], length=1) == ready_line(names[0]) + "\n"

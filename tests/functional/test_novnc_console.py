@@ -7,9 +7,9 @@ proves which instance it was given. Each test names the guarantee it checks.
 import os
 import secrets
 import signal
-import socket
 import threading
 import time
+import urllib.parse
 
 import pytest
 
@@ -71,41 +71,6 @@ def assert_console_refused(deployment, url, status=403, **open_kwargs):
         body = conn.read_refusal_body() if conn.status != 101 else b""
         assert conn.status == status, "expected %d, got %d %r" % (status, conn.status, body)
         assert b"RFB" not in body, body
-
-
-class ImpostorConsoleServer:
-    """Listens on a given port and counts who connects (a VNC server another instance
-    might own after the port was freed)."""
-
-    def __init__(self, port):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", port))
-        self.sock.listen(8)
-        self.connections = 0
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-        self._thread.start()
-
-    def _accept(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.connections += 1
-            try:
-                conn.sendall(b"RFB 003.008\n")
-            except OSError:
-                pass
-            conn.close()
-
-    def close(self):
-        try:
-            self.sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self.sock.close()
-        self._thread.join(5)
 
 
 def console_port_of(deployment, url):
@@ -184,7 +149,7 @@ def test_token_refused_when_port_no_longer_the_instances(cloud, servers):
     # driver keeps nothing across a restart), and someone else now listens on the port
     # the token names: the token must not lead there.
     cloud.restart(host)
-    impostor = ImpostorConsoleServer(port)
+    impostor = deployment_mod.ImpostorConsoleServer(port)
     try:
         asked = time.monotonic()
         assert_console_refused(cloud, url)
@@ -321,6 +286,67 @@ def test_novaclient_gets_a_working_vnc_url_at_2_5_and_2_96(cloud, servers, micro
     assert console["type"] == "novnc"
     assert console["url"].startswith(cloud.proxy_base_url), console
     assert_console_opens(cloud, console["url"], expected_name=name)
+
+
+# --- tempest's own client code -------------------------------------------------------------
+
+def _tempest_validator(websocket=None):
+    """tempest's NoVNCValidateMixin, unmodified, as a TestCase of its own."""
+    from tempest.common import compute as tempest_compute
+
+    class Validator(tempest_compute.NoVNCValidateMixin):
+        def runTest(self):
+            pass
+
+    validator = Validator()
+    validator.websocket = websocket
+    return validator
+
+
+@pytest.mark.parametrize("api", ["os-getVNCConsole", "remote-consoles"])
+def test_tempest_validates_the_novnc_page_upgrade_and_rfb_negotiation(cloud, servers, api):
+    """What OpenStack's gate runs against Nova (tempest's test_novnc), with tempest's
+    own code: the page, the WebSocket upgrade (its whole query sent as a Cookie, no
+    Origin), and the RFB handshake read one frame per message."""
+    from tempest.common import compute as tempest_compute
+
+    server_id = servers(unique_name("tempest"))
+    if api == "os-getVNCConsole":  # no microversion header, as tempest's v2.1 client
+        url = cloud.api.vnc_console_url_legacy(server_id)
+    else:
+        url = cloud.api.vnc_console_url_remote_consoles(server_id)
+    _tempest_validator().validate_novnc_html(url)
+    websocket = tempest_compute.create_websocket(url)
+    try:
+        validator = _tempest_validator(websocket)
+        validator.validate_websocket_upgrade()
+        validator.validate_rfb_negotiation()
+    finally:
+        websocket.close()
+
+
+def test_tempest_novnc_bad_token_receives_no_data(cloud, servers):
+    """tempest's test_novnc_bad_token, step by step: the console URL rewritten to
+    'token=bad<token>'; the proxy must refuse and close, and receive_frame() (which
+    takes any byte after the head for a frame) must return nothing."""
+    from tempest.common import compute as tempest_compute
+
+    server_id = servers(unique_name("badtoken"))
+    url = cloud.api.vnc_console_url_legacy(server_id)
+    parts = urllib.parse.urlparse(url)
+    params = urllib.parse.parse_qs(parts.query)
+    if "path" in params:
+        params["path"] = urllib.parse.unquote(params["path"][0]).replace("token=", "token=bad")
+    else:
+        params["token"] = "bad" + params["token"][0]
+    bad_url = urllib.parse.urlunparse(parts._replace(query=urllib.parse.urlencode(params)))
+    websocket = tempest_compute.create_websocket(bad_url)
+    try:
+        data = websocket.receive_frame()
+        assert data is None or not data, "the proxy sent %r after refusing" % (data,)
+        assert not websocket.response.startswith(b"HTTP/1.1 101")
+    finally:
+        websocket.close()
 
 
 # --- the proxy's own checks ------------------------------------------------------------------

@@ -11,7 +11,6 @@ import os
 import secrets
 import shutil
 import signal
-import struct
 import time
 
 import pytest
@@ -96,24 +95,6 @@ def token_port(cloud, url):
     return int(response.json()["console"]["port"])
 
 
-def read_screen(conn, server_init):
-    """One full-screen update in Raw encoding: the set of distinct pixel values."""
-    bytes_per_pixel = server_init.pixel_format[0] // 8
-    conn.send(struct.pack(">BxHi", 2, 1, 0))  # SetEncodings: Raw only
-    conn.send(struct.pack(">BBHHHH", 3, 0, 0, 0, server_init.width, server_init.height))
-    (message_type,) = conn.recv_exact(1)
-    assert message_type == 0, "expected a FramebufferUpdate, got message %d" % message_type
-    (rectangles,) = struct.unpack(">xH", conn.recv_exact(3))
-    colours = set()
-    for _ in range(rectangles):
-        _x, _y, width, height, encoding = struct.unpack(">HHHHi", conn.recv_exact(12))
-        assert encoding == 0, "asked for Raw, got encoding %d" % encoding
-        pixels = conn.recv_exact(width * height * bytes_per_pixel)
-        colours.update(pixels[i:i + bytes_per_pixel]
-                       for i in range(0, len(pixels), bytes_per_pixel))
-    return colours
-
-
 def assert_console_shows(cloud, url, name, screen=False):
     """The console URL opens, through the proxy, the VNC server of instance `name`."""
     with cloud.open_console(url) as conn:
@@ -122,7 +103,8 @@ def assert_console_shows(cloud, url, name, screen=False):
         server_init = conn.rfb_handshake()
         assert server_init.name == "QEMU (%s)" % name
         if screen:
-            assert len(read_screen(conn, server_init)) > 1, "%s's screen is blank" % name
+            colours = wsclient.distinct_colours(conn.read_framebuffer(server_init), server_init)
+            assert len(colours) > 1, "%s's screen is blank" % name
 
 
 def test_qemu_instances_keep_their_consoles_across_a_compute_crash(cloud, servers):

@@ -4,10 +4,13 @@ It does exactly what a console client does on the wire, and nothing more, so a
 test can see what the proxy answers: the raw HTTP status of the upgrade, the
 bytes of a refusal, and the RFB greeting and ServerInit relayed from the VM.
 
-    conn = ConsoleConnection.open(url_or_token, proxy_port, origin=...)
-    conn.status          -> 101, or the refusal's status (403, ...)
+    conn = ConsoleConnection.open(url_or_token, proxy_port, origin=...)   # noVNC's way
+    conn = ConsoleConnection.open_xvp(console_url)    # a Java viewer's HTTP CONNECT
+    conn = ConsoleConnection.open_direct(host, port)  # plain RFB, no proxy
+    conn.status          -> 101 (200 for CONNECT), or the refusal's status (403, ...)
     conn.read_rfb_version()        -> b"RFB 003.008\\n"
     conn.rfb_handshake()           -> ServerInit(width, height, pixel_format, name)
+    conn.read_framebuffer(server_init) -> the whole screen's pixels, Raw encoding
 """
 import base64
 import collections
@@ -29,6 +32,12 @@ OP_PING = 0x9
 OP_PONG = 0xA
 
 ServerInit = collections.namedtuple("ServerInit", "width height pixel_format name")
+
+
+def distinct_colours(pixels, server_init):
+    """The distinct pixel values of a screen read by read_framebuffer()."""
+    size = server_init.pixel_format[0] // 8
+    return {pixels[i:i + size] for i in range(0, len(pixels), size)}
 
 
 class WebSocketClosed(Exception):
@@ -82,12 +91,14 @@ def _parse_head(head):
 
 
 class ConsoleConnection:
-    """One WebSocket request to a console proxy; after a 101, a byte stream to the console."""
+    """One request to a console proxy; once accepted, a byte stream to the console
+    (WebSocket frames when `framed`, the console's own bytes otherwise)."""
 
-    def __init__(self, sock, status, headers, leftover):
+    def __init__(self, sock, status, headers, leftover, framed=True):
         self.sock = sock
         self.status = status
         self.headers = headers
+        self.framed = framed
         self._frame_buffer = leftover  # raw bytes not yet parsed into frames
         self._data = b""  # payload bytes not yet handed to the caller
         self.closed_by_server = False
@@ -133,6 +144,31 @@ class ConsoleConnection:
             raise
 
     @classmethod
+    def open_xvp(cls, url, timeout=15.0):
+        """What nova-xvpvncviewer does with its console URL: 'CONNECT <path>?<query>
+        HTTP/1.0' and a blank line, the answer's head read through its blank line;
+        RFB follows on the same socket."""
+        parts = urllib.parse.urlsplit(url)
+        sock = socket.create_connection((parts.hostname, parts.port), timeout=timeout)
+        try:
+            sock.sendall(b"CONNECT %s?%s HTTP/1.0\r\n\r\n" % (parts.path.encode(),
+                                                              parts.query.encode()))
+            head, leftover = _recv_head(sock)
+            status, headers = _parse_head(head)
+            conn = cls(sock, status, headers, leftover, framed=False)
+            conn.first_line = head.split(b"\r\n", 1)[0]
+            return conn
+        except BaseException:
+            sock.close()
+            raise
+
+    @classmethod
+    def open_direct(cls, host, port, timeout=15.0):
+        """Plain RFB straight to a VNC server (no proxy): what a proxy must relay."""
+        return cls(socket.create_connection((host, port), timeout=timeout), None, {}, b"",
+                   framed=False)
+
+    @classmethod
     def open_console_url(cls, url, port, **kwargs):
         """Open the WebSocket noVNC would open for a console URL handed out by the API."""
         return cls.open(websocket_path_from_console_url(url), port, **kwargs)
@@ -153,7 +189,7 @@ class ConsoleConnection:
         return data
 
     def close(self):
-        if self.status == 101 and not self.closed_by_server:
+        if self.framed and self.status == 101 and not self.closed_by_server:
             try:
                 self._send_frame(OP_CLOSE, struct.pack(">H", 1000))
             except OSError:
@@ -204,11 +240,16 @@ class ConsoleConnection:
         return opcode, self._raw(length)
 
     def send(self, data):
-        """Send console bytes in one binary frame."""
-        self._send_frame(OP_BINARY, data)
+        """Send console bytes (in one binary frame, when framed)."""
+        if self.framed:
+            self._send_frame(OP_BINARY, data)
+        else:
+            self.sock.sendall(data)
 
     def recv_exact(self, count):
         """Exactly `count` console bytes, across as many frames as needed."""
+        if not self.framed:
+            return self._raw(count)
         while len(self._data) < count:
             opcode, payload = self._read_frame()
             if opcode in (OP_BINARY, OP_CONTINUATION):
@@ -252,3 +293,24 @@ class ConsoleConnection:
         (name_length,) = struct.unpack(">I", self.recv_exact(4))
         name = self.recv_exact(name_length).decode("utf-8")
         return ServerInit(width, height, pixel_format, name)
+
+    def read_framebuffer(self, server_init):
+        """The whole screen in one FramebufferUpdate, Raw encoding: its pixel bytes,
+        row after row (rectangles placed where the server says)."""
+        bytes_per_pixel = server_init.pixel_format[0] // 8
+        row = server_init.width * bytes_per_pixel
+        screen = bytearray(row * server_init.height)
+        self.send(struct.pack(">BxHi", 2, 1, 0))  # SetEncodings: Raw only
+        self.send(struct.pack(">BBHHHH", 3, 0, 0, 0, server_init.width, server_init.height))
+        (message_type,) = self.recv_exact(1)
+        assert message_type == 0, "expected a FramebufferUpdate, got message %d" % message_type
+        (rectangles,) = struct.unpack(">xH", self.recv_exact(3))
+        for _ in range(rectangles):
+            x, y, width, height, encoding = struct.unpack(">HHHHi", self.recv_exact(12))
+            assert encoding == 0, "asked for Raw, got encoding %d" % encoding
+            pixels = self.recv_exact(width * height * bytes_per_pixel)
+            for line in range(height):
+                start = (y + line) * row + x * bytes_per_pixel
+                screen[start:start + width * bytes_per_pixel] = pixels[
+                    line * width * bytes_per_pixel:(line + 1) * width * bytes_per_pixel]
+        return bytes(screen)

@@ -183,6 +183,26 @@ class WSClient:
         self.sock.close()
 
 
+def read_to_eof(sock):
+    """Everything the peer sends until it closes; ConnectionResetError if it resets."""
+    data = b""
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+
+
+def recv_exactly(sock, size):
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            raise ConnectionError("closed after %d of %d bytes" % (len(data), size))
+        data += chunk
+    return data
+
+
 def echo(conn, backend):
     while True:
         data = conn.recv(65536)

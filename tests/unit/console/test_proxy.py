@@ -238,16 +238,6 @@ def test_missing_token_rejected_403_no_backend_connection(proxy):
     assert proxy.backend.connections == 0
 
 
-def _read_to_eof(sock):
-    """Everything the server sends until it closes; ConnectionResetError if it resets."""
-    data = b""
-    while True:
-        chunk = sock.recv(65536)
-        if not chunk:
-            return data
-        data += chunk
-
-
 def test_a_refusal_has_no_body_names_its_reason_twice_and_closes(proxy):
     """Minimal WebSocket clients (tempest's) read any byte after the head as a frame."""
     client = proxy.client()
@@ -255,7 +245,7 @@ def test_a_refusal_has_no_body_names_its_reason_twice_and_closes(proxy):
                     b"Upgrade: websocket\r\nConnection: Upgrade\r\n"
                     b"Sec-WebSocket-Key: x3JJHMbDL1EzLkh9GBhXDw==\r\n"
                     b"Sec-WebSocket-Version: 13\r\n\r\n")
-    answer = _read_to_eof(client.sock)
+    answer = fakes.read_to_eof(client.sock)
     head, _, after = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 403 invalid token\r\n")
     assert b"\r\nX-Console-Refusal: invalid token" in head
@@ -271,7 +261,7 @@ def test_a_refused_client_that_keeps_sending_gets_its_refusal_and_no_reset(proxy
     assert client.handshake("/?token=unknown", trailing=early).status == 403
     client.send_raw(fakes.encode_frame(0x2, b"still talking"))
     client.sock.shutdown(socket.SHUT_WR)
-    assert _read_to_eof(client.sock) == b""  # a clean close, not a reset
+    assert fakes.read_to_eof(client.sock) == b""  # a clean close, not a reset
 
 
 def test_invalid_token_rejected_403_without_echoing_it(proxy):

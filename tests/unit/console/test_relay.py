@@ -42,36 +42,18 @@ class Session:
             self.done.set()
 
 
-def recv_exactly(sock, size):
-    data = b""
-    while len(data) < size:
-        chunk = sock.recv(size - len(data))
-        assert chunk, "closed after %d of %d bytes" % (len(data), size)
-        data += chunk
-    return data
-
-
-def read_to_eof(sock):
-    data = b""
-    while True:
-        chunk = sock.recv(65536)
-        if not chunk:
-            return data
-        data += chunk
-
-
 def test_raw_client_bytes_pass_intact_both_ways_and_unframed():
     session = Session(framing.RawFraming())
     big = os.urandom(3 * 1024 * 1024)
     session.console.sendall(b"RFB 003.008\n")
-    assert recv_exactly(session.client, 12) == b"RFB 003.008\n"  # no frame header
+    assert fakes.recv_exactly(session.client, 12) == b"RFB 003.008\n"  # no frame header
     sender = threading.Thread(target=session.client.sendall, args=(big,))
     sender.start()
-    assert recv_exactly(session.console, len(big)) == big
+    assert fakes.recv_exactly(session.console, len(big)) == big
     sender.join()
     sender = threading.Thread(target=session.console.sendall, args=(big,))
     sender.start()
-    assert recv_exactly(session.client, len(big)) == big
+    assert fakes.recv_exactly(session.client, len(big)) == big
     sender.join()
     session.client.close()
     assert session.done.wait(10)
@@ -84,7 +66,7 @@ def test_raw_client_sees_the_console_hang_up_as_a_plain_close():
     session = Session(framing.RawFraming())
     session.console.sendall(b"bye")
     session.console.close()
-    assert read_to_eof(session.client) == b"bye"  # no close frame: raw bytes only
+    assert fakes.read_to_eof(session.client) == b"bye"  # no close frame: raw bytes only
     assert session.done.wait(10)
     assert session.relay.end_reason == "console server closed the connection"
 
@@ -92,7 +74,7 @@ def test_raw_client_sees_the_console_hang_up_as_a_plain_close():
 def test_raw_client_bytes_read_with_the_request_reach_the_console_first():
     session = Session(framing.RawFraming(), unread=b"early ")
     session.client.sendall(b"late")
-    assert recv_exactly(session.console, 10) == b"early late"
+    assert fakes.recv_exactly(session.console, 10) == b"early late"
 
 
 def test_websocket_client_gets_frames_and_a_close_frame_at_the_end():
@@ -101,7 +83,7 @@ def test_websocket_client_gets_frames_and_a_close_frame_at_the_end():
     session.console.sendall(b"hello")
     assert client.recv_frame() == (websocket.OP_BINARY, b"hello")
     client.send(b"typed")
-    assert recv_exactly(session.console, 5) == b"typed"
+    assert fakes.recv_exactly(session.console, 5) == b"typed"
     session.console.close()
     assert client.wait_closed() == websocket.CLOSE_NORMAL
     assert session.done.wait(10)
@@ -116,7 +98,7 @@ def test_what_a_negotiator_read_past_its_need_reaches_the_console():
                     + fakes.encode_frame(0x9, b"ping")
                     + fakes.encode_frame(0x2, b"ijkl"))
     assert client.recv_frame() == (websocket.OP_PONG, b"ping")
-    assert recv_exactly(session.console, 8) == b"efghijkl"
+    assert fakes.recv_exactly(session.console, 8) == b"efghijkl"
     assert session.negotiated == b"abcd"
 
 
