@@ -57,6 +57,16 @@ def wait_readable(sock, timeout=None):
                     timeout_exc=TimeoutError("timed out"))
 
 
+def call_aside(function, *args):
+    """function(*args) in a green thread of its own, waited for: its result, or
+    its exception. A session's green thread lives as long as the session, and
+    every page its stack ever touched stays resident that long; deep calls (an
+    RPC client, a logging call through its handlers) made aside leave it
+    shallow. Measured: logging a session's start from its own green thread cost
+    3.5 KiB of RSS per idle session."""
+    return eventlet.spawn(function, *args).wait()
+
+
 def call_later(seconds, function, *args):
     """Run function(*args) in a new green thread after `seconds`; returns an object
     with cancel()."""

@@ -11,7 +11,8 @@ Observers (SessionObserver) are the seam for everything that watches sessions:
 the log is the first (LogObserver); audit notifications, metrics and a registry
 of live sessions plug in beside it, by a proxy's settings, without touching the
 handler or the relay. An observer that fails is logged and the others still
-hear the event: watching must never break a console.
+hear the event: watching must never break a console. Observers run in a green
+thread of their own (concurrency.call_aside), one event after the other.
 
 The record (Session) holds what may be told: never a token, only its mask.
 """
@@ -19,6 +20,8 @@ import dataclasses
 import time
 
 from oslo_log import log as logging
+
+from nova_console.console import concurrency
 
 LOG = logging.getLogger(__name__)
 
@@ -114,6 +117,10 @@ class SessionEvents:
         self._tell("ended", session)
 
     def _tell(self, event, *args):
+        # Aside: observers log, and the session's own green thread must stay shallow.
+        concurrency.call_aside(self._tell_each, event, args)
+
+    def _tell_each(self, event, args):
         for observer in self.observers:
             try:
                 getattr(observer, event)(*args)

@@ -30,6 +30,7 @@ import oslo_messaging as messaging
 from websockify import auth_plugins
 
 from nova_console.console import buffers
+from nova_console.console import concurrency
 from nova_console import context as nc_context
 from nova_console import utils
 
@@ -197,7 +198,8 @@ class TargetOpener:
         if len(token) > MAX_TOKEN_LENGTH:
             raise Refusal(INVALID_TOKEN, "invalid token", "token of %d characters" % len(token))
         try:
-            connect_info = self.token_checker.check_token(nc_context.get_admin_context(), token)
+            connect_info = concurrency.call_aside(self.token_checker.check_token,
+                                                  nc_context.get_admin_context(), token)
         except messaging.MessagingTimeout:
             raise Refusal(AUTH_UNAVAILABLE, "console authorization service unavailable",
                           "check_token timed out")
