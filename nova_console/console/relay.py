@@ -23,9 +23,9 @@ lean on purpose (the proxy moves whole screens per second):
   no join.
 * A raw client's bytes (client -> console, nothing to decode) are copied, in
   reads that grow to STREAM_READ_SIZE while the client keeps its socket
-  full: measured, that moved about 1.5 times the bytes per second splice() did that
-  way (a client's stream arrives in many small segments; splice moves them a
-  page at a time).
+  full: measured on loopback, that moved about 1.5 times the bytes per second
+  splice() did in that direction (the bare relay of benchmarks/ copies that way
+  too).
 * A WebSocket client's frames are parsed where they were read, and their
   payloads unmasked straight into the second half of the same lent buffer,
   joined, so many frames become one write to the console server. A client
