@@ -45,6 +45,7 @@ def test_every_service_exits_within_5_s_of_sigterm_after_idling(deployments, run
         process.finish_stop(started + deployment_mod.STOP_TIMEOUT)
         exits[process.name] = (process.returncode, round(time.monotonic() - started, 1))
 
+    print("exit status and seconds after SIGTERM:", exits)
     late = ["%s: status %s after %.1f s" % (name, code, seconds)
             for name, (code, seconds) in exits.items() if code != 0]
     # Status -9: still running 5 s after SIGTERM, so the harness sent SIGKILL.
