@@ -16,6 +16,19 @@ import socket
 from eventlet import greenio
 
 from nova_console.console import concurrency
+from nova_console.console import websocket
+
+# Bytes asked of the kernel per read, on both sockets of a session. It is also the
+# largest chunk the proxy sends to a client in one frame when it copies.
+READ_SIZE = 256 * 1024
+
+# A client that keeps its socket full (a large clipboard paste, a file sent to a
+# serial console) reads this much at a time: fewer, larger reads (fewer wake-ups and
+# window updates) about halve the proxy's cost per byte. At most MAX_STREAM_BUFFERS
+# such reads are in flight in a process, which bounds their memory (64 MiB); beyond
+# that, a streaming session reads READ_SIZE.
+STREAM_READ_SIZE = 4 * 1024 * 1024
+MAX_STREAM_BUFFERS = 8
 
 # Bytes moved per splice() at most.
 SPLICE_SIZE = 1024 * 1024
@@ -120,6 +133,15 @@ class PipePool:
 
 
 PIPES = PipePool()
+
+# The relay's pools. Copies keep room in front of the bytes for the largest header
+# of any framing; a WebSocket client's reads keep room for a frame header carried
+# over from the last read, and their unmasked payloads land in the same buffer.
+COPY_HEADROOM = websocket.MAX_SERVER_HEADER
+COPY_BUFFERS = BufferPool(COPY_HEADROOM + READ_SIZE)
+DECODE_BUFFERS = ReadBufferPool(READ_SIZE, websocket.MAX_CLIENT_HEADER, keep=32)
+STREAM_BUFFERS = ReadBufferPool(STREAM_READ_SIZE, websocket.MAX_CLIENT_HEADER, keep=2,
+                                limit=MAX_STREAM_BUFFERS)
 
 
 def raw_socket(sock):

@@ -273,7 +273,7 @@ class ConsoleProxyRequestHandler(websocketserver.WebSocketRequestHandlerMixIn,
         timeout = sock.gettimeout()
         sock.settimeout(0)
         try:
-            early = self.rfile.read1(relay.READ_SIZE) or b""
+            early = self.rfile.read1(buffers.READ_SIZE) or b""
         except (BlockingIOError, ssl.SSLWantReadError, OSError):
             early = b""
         finally:

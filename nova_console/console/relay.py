@@ -12,7 +12,7 @@ decoder of the client's bytes (a WebSocket frame reader, or none: the bytes are
 the console's), and the goodbye (a close frame, or nothing). The byte path is
 lean on purpose (the proxy moves whole screens per second):
 
-* Large reads (READ_SIZE) straight into a pooled buffer (recv_into, no bytes
+* Large reads (READ_SIZE, buffers.py) straight into a pooled buffer (recv_into, no bytes
   object per read); an idle session holds no buffer at all.
 * Console -> client, on Linux with plain (non-TLS) sockets, the bytes never
   enter the process: splice() moves them from the console socket into a pipe
@@ -57,31 +57,12 @@ from nova_console.console import buffers
 from nova_console.console import concurrency
 from nova_console.console import websocket
 
-# Bytes asked of the kernel per read, on both sockets. It is also the largest
-# chunk the proxy sends to a client in one frame when it copies.
-READ_SIZE = 256 * 1024
-
 # Seconds the relay waits to send its goodbye, then for a direction to stop,
 # when a session ends.
 CLOSE_TIMEOUT = 2.0
 
-# A WebSocket client that keeps its socket full (a large clipboard paste, a file
-# sent to a serial console) reads this much at a time: fewer, larger reads (fewer
-# wake-ups and window updates) about halve the proxy's cost per byte. At most
-# MAX_STREAM_BUFFERS such reads are in flight in a process, which bounds their
-# memory (64 MiB); beyond that, a streaming session reads READ_SIZE.
-STREAM_READ_SIZE = 4 * 1024 * 1024
-MAX_STREAM_BUFFERS = 8
-
 # Chunks a streaming session moves before it lets the other sessions run.
 FAIR_CHUNKS = 4
-
-# Copies keep room in front of the bytes for the largest header of any framing.
-_COPY_HEADROOM = websocket.MAX_SERVER_HEADER
-_COPY_BUFFERS = buffers.BufferPool(_COPY_HEADROOM + READ_SIZE)
-_DECODE_BUFFERS = buffers.ReadBufferPool(READ_SIZE, websocket.MAX_CLIENT_HEADER, keep=32)
-_STREAM_BUFFERS = buffers.ReadBufferPool(STREAM_READ_SIZE, websocket.MAX_CLIENT_HEADER,
-                                         keep=2, limit=MAX_STREAM_BUFFERS)
 
 _NO_LOCK = contextlib.nullcontext()
 
@@ -231,7 +212,7 @@ class Relay:
             size = self._copy_chunk(path, streaming)
             if not size:
                 return
-            streaming = size >= READ_SIZE
+            streaming = size >= buffers.READ_SIZE
             moved += 1
 
     def _copy_chunk(self, path, streaming):
@@ -239,25 +220,26 @@ class Relay:
         `streaming` and one is free, else READ_SIZE) and write it, behind its
         header, to dst in one send; bytes moved, 0 at the end of the stream (or of
         the session)."""
-        pool = _STREAM_BUFFERS if streaming else _COPY_BUFFERS
+        pool = buffers.STREAM_BUFFERS if streaming else buffers.COPY_BUFFERS
         buf = pool.get()
-        if buf is None:  # MAX_STREAM_BUFFERS are out: read the usual size
-            pool, buf = _COPY_BUFFERS, _COPY_BUFFERS.get()
-        room = STREAM_READ_SIZE if pool is _STREAM_BUFFERS else READ_SIZE
+        if buf is None:  # the stream pool is at its limit: read the usual size
+            pool, buf = buffers.COPY_BUFFERS, buffers.COPY_BUFFERS.get()
+        room = buffers.STREAM_READ_SIZE if pool is buffers.STREAM_BUFFERS else buffers.READ_SIZE
+        headroom = buffers.COPY_HEADROOM
         try:
             with memoryview(buf) as view:
-                size = path.src.recv_into(view[_COPY_HEADROOM:_COPY_HEADROOM + room])
+                size = path.src.recv_into(view[headroom:headroom + room])
                 if not size:
                     return 0
-                start = _COPY_HEADROOM
+                start = headroom
                 if path.header is not None:
                     header = path.header(size)
                     start -= len(header)
-                    view[start:_COPY_HEADROOM] = header
+                    view[start:headroom] = header
                 with path.lock:
                     if self._closing:
                         return 0
-                    path.dst.sendall(view[start:_COPY_HEADROOM + size])
+                    path.dst.sendall(view[start:headroom + size])
                 path.moved += size
                 return size
         finally:
@@ -318,10 +300,10 @@ class Relay:
             elif chunks >= FAIR_CHUNKS:
                 concurrency.sleep(0)  # a streaming client lets the others run
                 chunks = 0
-            pool = _STREAM_BUFFERS if streaming else _DECODE_BUFFERS
+            pool = buffers.STREAM_BUFFERS if streaming else buffers.DECODE_BUFFERS
             buf = pool.get()
-            if buf is None:  # MAX_STREAM_BUFFERS are out: read the usual size
-                pool, buf = _DECODE_BUFFERS, _DECODE_BUFFERS.get()
+            if buf is None:  # the stream pool is at its limit: read the usual size
+                pool, buf = buffers.DECODE_BUFFERS, buffers.DECODE_BUFFERS.get()
             room, out = pool.read_end, pool.output_at
             controls = ()
             try:
@@ -343,7 +325,7 @@ class Relay:
                     if not size:
                         return "client closed the connection", websocket.CLOSE_NORMAL
                     more = start + size == room
-                    streaming = more or size > READ_SIZE
+                    streaming = more or size > buffers.READ_SIZE
                     chunks += 1
                     if self._closing:
                         continue  # the session is over: drop what still comes

@@ -18,7 +18,6 @@ import pytest
 from nova_console import conf as nc_conf
 from nova_console.console import novnc
 from nova_console.console import buffers
-from nova_console.console import relay
 from nova_console.console import websocket
 
 from . import fakes
@@ -226,8 +225,8 @@ def test_streaming_clients_get_large_reads_and_their_bytes_arrive_intact(proxy_p
     STREAM_READ_SIZE at a time, never more such reads at once than the pool's
     limit; the sessions left out read the usual size. Every byte arrives, in order."""
     server, checker = proxy_process
-    pool = CountingPool(relay.STREAM_READ_SIZE, websocket.MAX_CLIENT_HEADER, keep=1, limit=2)
-    monkeypatch.setattr(relay, "_STREAM_BUFFERS", pool)
+    pool = CountingPool(buffers.STREAM_READ_SIZE, websocket.MAX_CLIENT_HEADER, keep=1, limit=2)
+    monkeypatch.setattr(buffers, "STREAM_BUFFERS", pool)
     sessions, mib = 4, 24
     burst = [os.urandom(64 * 1024) for _ in range(16)]  # 1 MiB in 64 KiB frames
     expected = hashlib.sha256(b"".join(burst) * mib).hexdigest()
