@@ -8,9 +8,11 @@
 * The proxies: the console types each serves (a token of another type is
   refused by a proxy).
 
-A type with no proxy here is one Nova has and this project does not serve yet:
-the API answers it "Unavailable console type" (400), as Nova does for a type its
-deployment cannot serve.
+`proxy` names the service that serves a type's console URL: one of this project's
+proxies, or, for webmks and spice-direct, a proxy of the operator's (VMware's MKS
+proxy, a native SPICE proxy) that looks tokens up in os-console-auth-tokens. A type
+with `gone` set is one Nova no longer serves (RDP, with the Hyper-V driver): the API
+answers it 400 with that reason.
 """
 import dataclasses
 import typing
@@ -45,10 +47,13 @@ class ConsoleType:
     enabled_option: tuple | None  # (group, name) of the option that turns it on
     base_url_option: tuple | None  # (group, name) of its proxy's public base URL
     url: typing.Callable | None  # (base_url, token) -> the console URL
-    proxy: str | None            # the proxy that serves it here; None: not served
+    proxy: str | None            # the service that serves its URL
+    gone: str | None = None      # why it is no longer served, if it is not
 
 
 REMOTE_CONSOLES_MIN_VERSION = "2.6"
+MKS_MIN_VERSION = "2.8"
+SPICE_DIRECT_MIN_VERSION = "2.99"
 
 TYPES = (
     ConsoleType("novnc", "vnc", "os-getVNCConsole", REMOTE_CONSOLES_MIN_VERSION,
@@ -58,13 +63,22 @@ TYPES = (
                 "get_vnc_console", ("vnc", "enabled"), ("vnc", "xvpvncproxy_base_url"),
                 token_query_url, "nova-xvpvncproxy"),
     ConsoleType("spice-html5", "spice", "os-getSPICEConsole", REMOTE_CONSOLES_MIN_VERSION,
-                "get_spice_console", None, None, token_query_url, None),
+                "get_spice_console", ("spice", "enabled"), ("spice", "html5proxy_base_url"),
+                token_query_url, "nova-spicehtml5proxy"),
+    ConsoleType("spice-direct", "spice", None, SPICE_DIRECT_MIN_VERSION,
+                "get_spice_console", ("spice", "enabled"),
+                ("spice", "spice_direct_proxy_base_url"), token_query_url,
+                "a native SPICE proxy"),
     ConsoleType("rdp-html5", "rdp", "os-getRDPConsole", REMOTE_CONSOLES_MIN_VERSION,
-                "get_rdp_console", None, None, token_query_url, None),
+                "get_rdp_console", None, None, token_query_url, None,
+                gone="RDP consoles are no longer available: only the Hyper-V driver had "
+                     "them, and Nova removed it."),
     ConsoleType("serial", "serial", "os-getSerialConsole", REMOTE_CONSOLES_MIN_VERSION,
-                "get_serial_console", None, None, token_query_url, None),
-    ConsoleType("webmks", "mks", None, "2.8", "get_mks_console", None, None,
-                token_query_url, None),
+                "get_serial_console", ("serial_console", "enabled"),
+                ("serial_console", "base_url"), token_query_url, "nova-serialproxy"),
+    ConsoleType("webmks", "mks", None, MKS_MIN_VERSION, "get_mks_console",
+                ("mks", "enabled"), ("mks", "mksproxy_base_url"), token_query_url,
+                "an MKS proxy"),
 )
 
 BY_NAME = {console_type.name: console_type for console_type in TYPES}

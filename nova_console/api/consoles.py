@@ -10,10 +10,12 @@
         -> 200 {"output": "<the last 50 lines the guest wrote to its serial port>"}
 
 Bodies are checked the way Nova's schemas check them; the console types, their
-actions, protocols and microversions are console_types.py's table. A console type
-with no proxy here (SPICE, serial, RDP, MKS for now) is a valid request answered
-"Unavailable console type" (400). The action URL is shared by every server action:
-those that are not about consoles (reboot) go to servers.ServersController.
+actions, protocols and microversions are console_types.py's table
+(os-getSPICEConsole, os-getSerialConsole; webmks from 2.8, spice-direct from 2.99).
+RDP, which Nova no longer serves, is a valid request answered 400 with the reason;
+so is a type the server's host has turned off or its driver cannot give. The action
+URL is shared by every server action: those that are not about consoles (reboot) go
+to servers.ServersController.
 """
 import re
 
@@ -131,8 +133,9 @@ class ConsolesController:
         return instance
 
     def _get_console(self, req, instance, console_type):
-        if console_types.get(console_type).proxy is None:
-            raise exception.ConsoleTypeUnavailable(console_type=console_type)
+        gone = console_types.get(console_type).gone
+        if gone:
+            raise exception.ConsoleTypeUnavailable(gone, console_type=console_type)
         console = self.compute_api.get_console(auth.get_context(req), instance, console_type)
         LOG.info("Gave a %s console of server %s", console_type, instance["uuid"])
         return console

@@ -137,7 +137,7 @@ class InstanceLocks:
 
 
 class ComputeManager:
-    target = messaging.Target(version="1.1")
+    target = messaging.Target(version="1.2")
 
     def __init__(self, host, driver, api=None,
                  sync_interval=DEFAULT_SYNC_POWER_STATE_INTERVAL):
@@ -413,6 +413,21 @@ class ComputeManager:
         """Connection details and a fresh token for the instance's VNC console."""
         return self._get_console(instance, console_type, "vnc")
 
+    @messaging.expected_exceptions(*CONSOLE_ERRORS)
+    def get_spice_console(self, context, instance, console_type):
+        """The same for its SPICE console (spice-html5 or spice-direct)."""
+        return self._get_console(instance, console_type, "spice")
+
+    @messaging.expected_exceptions(*CONSOLE_ERRORS)
+    def get_serial_console(self, context, instance, console_type):
+        """The same for its serial console."""
+        return self._get_console(instance, console_type, "serial")
+
+    @messaging.expected_exceptions(*CONSOLE_ERRORS)
+    def get_mks_console(self, context, instance, console_type):
+        """The same for its MKS console."""
+        return self._get_console(instance, console_type, "mks")
+
     def _get_console(self, instance, console_type, protocol):
         """The ConnectInfo (as a primitive) of the instance's console of `console_type`,
         one of `protocol`'s (console_types.py says how each is found and reached)."""
@@ -420,8 +435,18 @@ class ComputeManager:
         if kind is None or kind.protocol != protocol:
             raise exception.ConsoleTypeInvalid(console_type=console_type)
         if not _option(kind.enabled_option, True):
-            raise exception.ConsoleTypeUnavailable(console_type=console_type)
-        endpoint = getattr(self.driver, kind.rpc_method)(instance)
+            raise exception.ConsoleTypeUnavailable(
+                "Unavailable console type %s: it is turned off on compute host %s ([%s] "
+                "%s)." % (console_type, self.host, *kind.enabled_option),
+                console_type=console_type)
+        try:
+            endpoint = getattr(self.driver, kind.rpc_method)(instance)
+        except exception.NotImplementedByDriver as exc:
+            # The type exists but this instance's host cannot serve it: the user asked
+            # for something unavailable here (400), as when it is turned off.
+            raise exception.ConsoleTypeUnavailable(
+                "Unavailable console type %s: %s" % (console_type, exc.message),
+                console_type=console_type) from None
         token = utils.generate_token()
         access_url_base = _option(kind.base_url_option)
         return connect_info.ConnectInfo(

@@ -19,13 +19,14 @@ class ComputeAPI:
                 get_vnc_console, validate_console_port.
         * 1.1 - Add reboot_instance.
         * 1.1 - Add get_console_output.
+        * 1.2 - Add get_spice_console, get_serial_console, get_mks_console.
 
     A client capped at 1.0 ([upgrade_levels] compute = 1.0, while some hosts still run
     1.0) sends the 1.0 methods as before and refuses the 1.1 ones with a readable error
     before anything is sent or changed.
     """
 
-    VERSION = "1.1"
+    VERSION = "1.2"
 
     def __init__(self):
         target = messaging.Target(topic=compute.TOPIC, version="1.0")
@@ -65,8 +66,21 @@ class ComputeAPI:
 
     def get_vnc_console(self, ctxt, instance, console_type):
         """The console's connect_info.ConnectInfo, with a new token and its URL."""
-        return connect_info.ConnectInfo.from_primitive(self._prepare(instance).call(
-            ctxt, "get_vnc_console", instance=instance, console_type=console_type))
+        return self._get_console(ctxt, instance, console_type, "get_vnc_console", "1.0")
+
+    def get_spice_console(self, ctxt, instance, console_type):
+        return self._get_console(ctxt, instance, console_type, "get_spice_console", "1.2")
+
+    def get_serial_console(self, ctxt, instance, console_type):
+        return self._get_console(ctxt, instance, console_type, "get_serial_console", "1.2")
+
+    def get_mks_console(self, ctxt, instance, console_type):
+        return self._get_console(ctxt, instance, console_type, "get_mks_console", "1.2")
+
+    def _get_console(self, ctxt, instance, console_type, method, version):
+        version = self._require(version, instance, "get a %s console of" % console_type)
+        return connect_info.ConnectInfo.from_primitive(self._prepare(instance, version).call(
+            ctxt, method, instance=instance, console_type=console_type))
 
     def validate_console_port(self, ctxt, instance, port, console_type, timeout=None):
         client = self._prepare(instance)

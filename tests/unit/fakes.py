@@ -22,7 +22,9 @@ def raises_expected(exc_class):
 
 class StubDriver(base.ComputeDriver):
     """A driver over dicts: `running` maps uuid -> VNC port; `power` overrides the power
-    state of an instance (SHUTDOWN: its guest stopped); `output` is its console log."""
+    state of an instance (SHUTDOWN: its guest stopped); `output` is its console log. Its
+    SPICE server is on the VNC port + 100 (TLS: + 200), its serial port on + 5000; it
+    has no MKS console."""
 
     def __init__(self, spawn_error=None):
         self.running = {}
@@ -63,10 +65,20 @@ class StubDriver(base.ComputeDriver):
         return self.power.get(instance["uuid"], power_state.RUNNING)
 
     def get_vnc_console(self, instance):
+        return base.ConsoleEndpoint("10.0.0.5", self._running_port(instance))
+
+    def get_spice_console(self, instance):
+        port = self._running_port(instance)
+        return base.ConsoleEndpoint("10.0.0.5", port + 100, tls_port=port + 200)
+
+    def get_serial_console(self, instance):
+        return base.ConsoleEndpoint("10.0.0.5", self._running_port(instance) + 5000)
+
+    def _running_port(self, instance):
         self._known(instance)
         if self.power.get(instance["uuid"], power_state.RUNNING) != power_state.RUNNING:
             raise exception.InstanceNotRunning(instance_id=instance["uuid"])
-        return base.ConsoleEndpoint("10.0.0.5", self.running[instance["uuid"]])
+        return self.running[instance["uuid"]]
 
     def get_console_output(self, instance):
         self._known(instance)

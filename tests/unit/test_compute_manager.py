@@ -78,6 +78,54 @@ def test_xvpvnc_console_gets_the_xvp_proxy_url_with_a_token_query(api, conf):
     assert manager.validate_console_port(None, INSTANCE, 5901, "xvpvnc") is True
 
 
+@pytest.mark.parametrize("method,console_type,group,option,base,port,tls_port", [
+    ("get_spice_console", "spice-html5", "spice", "html5proxy_base_url",
+     "https://p:6082/spice_auto.html", 6001, 6101),
+    ("get_spice_console", "spice-direct", "spice", "spice_direct_proxy_base_url",
+     "https://spice.example:13002/nova", 6001, 6101),
+    ("get_serial_console", "serial", "serial_console", "base_url", "wss://p:6083/", 10901,
+     None),
+])
+def test_spice_and_serial_consoles_carry_their_endpoint_and_token_query_url(
+        api, conf, method, console_type, group, option, base, port, tls_port):
+    conf.set_override("enabled", True, group=group)
+    conf.set_override(option, base, group=group)
+    manager = _manager(api)
+    manager.build_and_run_instance(None, INSTANCE)
+    info = getattr(manager, method)(None, INSTANCE, console_type)
+    assert (info["console_type"], info["port"], info["tls_port"]) == (console_type, port,
+                                                                      tls_port)
+    assert info["access_url"] == base + "?token=" + info["token"]
+    assert manager.validate_console_port(None, INSTANCE, port, console_type) is True
+    assert manager.validate_console_port(None, INSTANCE, 5901, console_type) is False
+
+
+@pytest.mark.parametrize("method,console_type,group", [
+    ("get_spice_console", "spice-html5", "spice"),
+    ("get_serial_console", "serial", "serial_console"),
+    ("get_mks_console", "webmks", "mks"),
+])
+def test_a_console_type_turned_off_says_which_option(api, conf, method, console_type, group):
+    conf.set_override("enabled", False, group=group)
+    manager = _manager(api)
+    manager.build_and_run_instance(None, INSTANCE)
+    with raises_expected(exception.ConsoleTypeUnavailable) as raised:
+        getattr(manager, method)(None, INSTANCE, console_type)
+    assert raised.value.message == (
+        "Unavailable console type %s: it is turned off on compute host h1 ([%s] enabled)."
+        % (console_type, group))
+
+
+def test_each_console_method_takes_only_its_protocols_types(api, conf):
+    conf.set_override("enabled", True, group="spice")
+    manager = _manager(api)
+    manager.build_and_run_instance(None, INSTANCE)
+    with raises_expected(exception.ConsoleTypeInvalid):
+        manager.get_spice_console(None, INSTANCE, "novnc")
+    with raises_expected(exception.ConsoleTypeInvalid):
+        manager.get_serial_console(None, INSTANCE, "spice-html5")
+
+
 def test_access_url_keeps_a_query_already_in_the_base_url():
     url = console_types.novnc_path_url("http://p:6080/vnc.html?autoconnect=true&x=1", "T")
     parts = urllib.parse.urlsplit(url)
@@ -115,15 +163,17 @@ def test_validate_console_port(api):
     assert manager.validate_console_port(None, INSTANCE, 5901, "novnc") is False
 
 
-def test_driver_without_vnc_gives_not_implemented(api):
+def test_a_console_the_driver_lacks_is_an_unavailable_type_that_says_why(api):
     class NoConsoles(StubDriver):
         get_vnc_console = base.ComputeDriver.get_vnc_console
 
     manager = _manager(api, NoConsoles())
     manager.build_and_run_instance(None, INSTANCE)
-    with raises_expected(exception.NotImplementedByDriver) as raised:
+    with raises_expected(exception.ConsoleTypeUnavailable) as raised:
         manager.get_vnc_console(None, INSTANCE, "novnc")
-    assert raised.value.code == 501
+    assert raised.value.code == 400
+    assert raised.value.message == ("Unavailable console type novnc: Driver NoConsoles does "
+                                    "not support VNC consoles.")
 
 
 # --- builds and deletes that race ------------------------------------------------------------

@@ -9,7 +9,9 @@ from nova_console import console_types
 def test_nova_console_types_and_their_protocols():
     assert {(t.protocol, t.name) for t in console_types.TYPES} == {
         ("vnc", "novnc"), ("vnc", "xvpvnc"), ("spice", "spice-html5"),
-        ("rdp", "rdp-html5"), ("serial", "serial"), ("mks", "webmks")}
+        ("spice", "spice-direct"), ("rdp", "rdp-html5"), ("serial", "serial"),
+        ("mks", "webmks")}
+    assert console_types.get("spice-direct").min_version == "2.99"
     assert console_types.get("webmks").min_version == "2.8"
     assert console_types.get("nothing") is None
 
@@ -24,6 +26,15 @@ def test_each_legacy_action_takes_its_protocols_types():
 def test_each_proxy_serves_its_own_types():
     assert console_types.served_by("nova-novncproxy") == ("novnc",)
     assert console_types.served_by("nova-xvpvncproxy") == ("xvpvnc",)
+    assert console_types.served_by("nova-spicehtml5proxy") == ("spice-html5",)
+    assert console_types.served_by("nova-serialproxy") == ("serial",)
+
+
+def test_only_rdp_is_gone_and_every_other_type_can_be_turned_on():
+    assert [t.name for t in console_types.TYPES if t.gone] == ["rdp-html5"]
+    for kind in console_types.TYPES:
+        if not kind.gone:
+            assert kind.enabled_option and kind.base_url_option and kind.proxy
 
 
 @pytest.mark.parametrize("shape,base,expected", [

@@ -277,7 +277,10 @@ def test_a_client_capped_at_1_0_talks_to_a_1_0_host_and_refuses_new_calls(
         ctxt = context.get_admin_context()
         assert client.get_vnc_console(ctxt, instance, "novnc").port == 5901
         for call in (lambda: client.reboot_instance(ctxt, instance, "HARD"),
-                     lambda: client.get_console_output(ctxt, instance, 5)):
+                     lambda: client.get_console_output(ctxt, instance, 5),
+                     lambda: client.get_spice_console(ctxt, instance, "spice-html5"),
+                     lambda: client.get_serial_console(ctxt, instance, "serial"),
+                     lambda: client.get_mks_console(ctxt, instance, "webmks")):
             with pytest.raises(exception.NotImplementedByDriver) as raised:
                 call()
             assert "[upgrade_levels] compute caps it at 1.0" in raised.value.message

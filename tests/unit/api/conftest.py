@@ -11,6 +11,7 @@ from nova_console.api import policy
 from nova_console.compute import api as compute_api
 from nova_console.compute import manager as compute_manager
 from nova_console import connect_info
+from nova_console import console_types
 from nova_console.db import api as db
 
 
@@ -19,12 +20,19 @@ ALICE = "alice:tenant-a"
 BOB = "bob:tenant-b"
 ADMIN = "admin:admin-project"
 CONSOLE_URL_BASE = "http://proxy.example.com:6080/vnc_lite.html"
+CONSOLE_URL_BASES = {
+    "novnc": CONSOLE_URL_BASE, "xvpvnc": "http://proxy.example.com:6081/console",
+    "spice-html5": "http://proxy.example.com:6082/spice_auto.html",
+    "spice-direct": "http://spice.example.com:13002/nova",
+    "serial": "ws://proxy.example.com:6083/", "webmks": "http://mks.example.com:6090/",
+}
 
 
 class FakeComputeRPC:
-    """The compute RPC client: records casts; get_vnc_console and get_console_output
-    answer like a host would, or raise `console_error` / `output_error` when a test sets
-    them; reboot_instance raises `reboot_error` when set."""
+    """The compute RPC client: records casts; the get_*_console methods and
+    get_console_output answer like a host would (a console of every type, its URL as
+    console_types.py shapes it), or raise `console_error` / `output_error` when a test
+    sets them; reboot_instance raises `reboot_error` when set."""
 
     def __init__(self):
         self.built = []
@@ -59,10 +67,14 @@ class FakeComputeRPC:
             raise self.console_error
         self.issued_tokens += 1
         token = "token-%d" % self.issued_tokens
+        base = CONSOLE_URL_BASES[console_type]
         return connect_info.ConnectInfo(
             console_type=console_type, host="10.0.0.5", port=5900, token=token,
-            instance_uuid=instance["uuid"], access_url_base=CONSOLE_URL_BASE,
-            access_url=CONSOLE_URL_BASE + "?path=%3Ftoken%3D" + token)
+            tls_port=5901 if console_type == "spice-direct" else None,
+            instance_uuid=instance["uuid"], access_url_base=base,
+            access_url=console_types.get(console_type).url(base, token))
+
+    get_spice_console = get_serial_console = get_mks_console = get_vnc_console
 
 
 class FakeConsoleAuthRPC:

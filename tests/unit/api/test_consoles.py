@@ -71,18 +71,54 @@ def test_an_unknown_action_is_a_bad_request(client, make_server):
     assert response.json["badRequest"]["message"] == "There is no such action: os-reboot"
 
 
-@pytest.mark.parametrize("body,console_type", [
-    ({"os-getSPICEConsole": {"type": "spice-html5"}}, "spice-html5"),
-    ({"os-getSerialConsole": {"type": "serial"}}, "serial"),
-    ({"os-getRDPConsole": {"type": "rdp-html5"}}, "rdp-html5"),
+RDP_GONE = ("RDP consoles are no longer available: only the Hyper-V driver had them, "
+            "and Nova removed it.")
+
+
+@pytest.mark.parametrize("action,console_type,url_start", [
+    ("os-getSPICEConsole", "spice-html5",
+     "http://proxy.example.com:6082/spice_auto.html?token=token-1"),
+    ("os-getSerialConsole", "serial", "ws://proxy.example.com:6083/?token=token-1"),
 ])
-def test_consoles_we_do_not_serve_are_unavailable(client, make_server, compute_rpc, body,
-                                                  console_type):
-    response = client.post(action_path(make_server()), body)
+def test_spice_and_serial_actions_return_their_console_urls(client, make_server,
+                                                            consoleauth_rpc, action,
+                                                            console_type, url_start):
+    server_id = make_server()
+    response = client.post(action_path(server_id), {action: {"type": console_type}})
+    assert response.status_int == 200
+    assert response.json == {"console": {"type": console_type, "url": url_start}}
+    assert consoleauth_rpc.tokens["token-1"].console_type == console_type
+
+
+@pytest.mark.parametrize("action,wrong", [("os-getSPICEConsole", "novnc"),
+                                          ("os-getSerialConsole", "spice-html5")])
+def test_each_console_action_takes_only_its_own_types(client, make_server, action, wrong):
+    response = client.post(action_path(make_server()), {action: {"type": wrong}})
+    assert response.status_int == 400
+    assert "is not one of" in response.json["badRequest"]["message"]
+
+
+def test_rdp_is_answered_400_as_nova_answers_it_now(client, make_server, compute_rpc):
+    server_id = make_server()
+    legacy = client.post(action_path(server_id), {"os-getRDPConsole": {"type": "rdp-html5"}})
+    remote = client.post(remote_path(server_id), remote_body("rdp", "rdp-html5"),
+                         version="2.6")
+    for response in (legacy, remote):
+        assert response.status_int == 400
+        assert response.json["badRequest"]["message"] == RDP_GONE
+    assert compute_rpc.issued_tokens == 0
+
+
+def test_a_console_type_the_host_cannot_serve_is_a_clear_400(client, make_server,
+                                                             compute_rpc):
+    compute_rpc.console_error = exception.ConsoleTypeUnavailable(
+        "Unavailable console type spice-html5: Driver fake does not support SPICE "
+        "consoles.", console_type="spice-html5")
+    response = client.post(action_path(make_server()),
+                           {"os-getSPICEConsole": {"type": "spice-html5"}})
     assert response.status_int == 400
     assert response.json["badRequest"]["message"] == (
-        "Unavailable console type %s." % console_type)
-    assert compute_rpc.issued_tokens == 0
+        "Unavailable console type spice-html5: Driver fake does not support SPICE consoles.")
 
 
 def test_xvpvnc_console_urls_come_from_both_apis(client, make_server, compute_rpc):
@@ -197,24 +233,43 @@ def test_remote_console_rejects_a_type_of_another_protocol(client, make_server):
     assert response.json["badRequest"]["message"] == "Invalid console type serial"
 
 
-@pytest.mark.parametrize("protocol,console_type", [
-    ("spice", "spice-html5"), ("serial", "serial"), ("rdp", "rdp-html5")])
-def test_remote_consoles_we_do_not_serve_are_unavailable(client, make_server, protocol,
-                                                         console_type):
+@pytest.mark.parametrize("protocol,console_type,version", [
+    ("vnc", "novnc", "2.6"), ("vnc", "xvpvnc", "2.6"), ("spice", "spice-html5", "2.6"),
+    ("serial", "serial", "2.6"), ("mks", "webmks", "2.8"), ("spice", "spice-direct", "2.99"),
+])
+def test_remote_consoles_give_every_protocol_and_type_of_novas_table(
+        client, make_server, consoleauth_rpc, protocol, console_type, version):
     response = client.post(remote_path(make_server()), remote_body(protocol, console_type),
-                           version="2.6")
-    assert response.status_int == 400
-    assert response.json["badRequest"]["message"] == (
-        "Unavailable console type %s." % console_type)
+                           version=version)
+    assert response.status_int == 200
+    remote = response.json["remote_console"]
+    assert (remote["protocol"], remote["type"]) == (protocol, console_type)
+    [(token, stored)] = consoleauth_rpc.tokens.items()
+    assert stored.console_type == console_type
+    assert token in remote["url"]
 
 
-def test_mks_protocol_exists_only_from_2_8(client, make_server):
+@pytest.mark.parametrize("protocol,console_type,first_version", [
+    ("mks", "webmks", "2.8"), ("spice", "spice-direct", "2.99")])
+def test_newer_console_types_exist_only_from_their_microversion(
+        client, make_server, protocol, console_type, first_version):
+    major, minor = first_version.split(".")
+    before = "%s.%d" % (major, int(minor) - 1)
     server_id = make_server()
-    early = client.post(remote_path(server_id), remote_body("mks", "webmks"), version="2.7")
-    later = client.post(remote_path(server_id), remote_body("mks", "webmks"), version="2.8")
+    early = client.post(remote_path(server_id), remote_body(protocol, console_type),
+                        version=before)
+    later = client.post(remote_path(server_id), remote_body(protocol, console_type),
+                        version=first_version)
     assert early.status_int == 400
     assert "is not one of" in early.json["badRequest"]["message"]
-    assert later.json["badRequest"]["message"] == "Unavailable console type webmks."
+    assert later.status_int == 200
+
+
+def test_spice_direct_has_no_legacy_action(client, make_server):
+    response = client.post(action_path(make_server()),
+                           {"os-getSPICEConsole": {"type": "spice-direct"}})
+    assert response.status_int == 400
+    assert "is not one of ['spice-html5']" in response.json["badRequest"]["message"]
 
 
 def test_remote_console_of_a_building_server_is_a_conflict(client, make_server):

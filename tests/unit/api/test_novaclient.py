@@ -85,8 +85,24 @@ def test_novaclient_sees_an_unknown_server_as_not_found(endpoint):
     assert "could not be found" in str(raised.value)
 
 
-def test_novaclient_sees_an_unavailable_console_type_as_bad_request(endpoint):
+@pytest.mark.parametrize("method,console_type,version", [
+    ("get_spice_console", "spice-html5", "2.5"), ("get_spice_console", "spice-html5", "2.96"),
+    ("get_serial_console", "serial", "2.5"), ("get_serial_console", "serial", "2.96"),
+    ("get_mks_console", "webmks", "2.8"),
+])
+def test_novaclient_gets_spice_serial_and_mks_consoles(endpoint, compute, method,
+                                                       console_type, version):
+    client = novaclient_for(endpoint, version)
+    console = getattr(client.servers, method)(SERVER_ID, *(
+        (console_type,) if method != "get_mks_console" else ()))
+    body = console.get("remote_console") or console["console"]
+    assert (body["type"], body["url"]) == (console_type, CONSOLE_URL)
+    assert compute.console_requests == [("demo", SERVER_ID, console_type)]
+
+
+def test_novaclient_sees_rdp_as_bad_request(endpoint, compute):
     client = novaclient_for(endpoint, "2.96")
     with pytest.raises(nova_exceptions.BadRequest) as raised:
-        client.servers.get_spice_console(SERVER_ID, "spice-html5")
-    assert "Unavailable console type spice-html5" in str(raised.value)
+        client.servers.get_rdp_console(SERVER_ID, "rdp-html5")
+    assert "RDP consoles are no longer available" in str(raised.value)
+    assert compute.console_requests == []
