@@ -49,6 +49,7 @@ class ConsoleType:
     url: typing.Callable | None  # (base_url, token) -> the console URL
     proxy: str | None            # the service that serves its URL
     gone: str | None = None      # why it is no longer served, if it is not
+    client: str = ""             # what opens its URL, for people
 
 
 REMOTE_CONSOLES_MIN_VERSION = "2.6"
@@ -58,27 +59,29 @@ SPICE_DIRECT_MIN_VERSION = "2.99"
 TYPES = (
     ConsoleType("novnc", "vnc", "os-getVNCConsole", REMOTE_CONSOLES_MIN_VERSION,
                 "get_vnc_console", ("vnc", "enabled"), ("vnc", "novncproxy_base_url"),
-                novnc_path_url, "nova-novncproxy"),
+                novnc_path_url, "nova-novncproxy", client="a browser (noVNC)"),
     ConsoleType("xvpvnc", "vnc", "os-getVNCConsole", REMOTE_CONSOLES_MIN_VERSION,
                 "get_vnc_console", ("vnc", "enabled"), ("vnc", "xvpvncproxy_base_url"),
-                token_query_url, "nova-xvpvncproxy"),
+                token_query_url, "nova-xvpvncproxy",
+                client="a Java VNC viewer (nova-xvpvncviewer)"),
     ConsoleType("spice-html5", "spice", "os-getSPICEConsole", REMOTE_CONSOLES_MIN_VERSION,
                 "get_spice_console", ("spice", "enabled"), ("spice", "html5proxy_base_url"),
-                token_query_url, "nova-spicehtml5proxy"),
+                token_query_url, "nova-spicehtml5proxy", client="a browser (spice-html5)"),
     ConsoleType("spice-direct", "spice", None, SPICE_DIRECT_MIN_VERSION,
                 "get_spice_console", ("spice", "enabled"),
                 ("spice", "spice_direct_proxy_base_url"), token_query_url,
-                "a native SPICE proxy"),
+                "a native SPICE proxy", client="a native SPICE client (remote-viewer)"),
     ConsoleType("rdp-html5", "rdp", "os-getRDPConsole", REMOTE_CONSOLES_MIN_VERSION,
                 "get_rdp_console", None, None, token_query_url, None,
                 gone="RDP consoles are no longer available: only the Hyper-V driver had "
                      "them, and Nova removed it."),
     ConsoleType("serial", "serial", "os-getSerialConsole", REMOTE_CONSOLES_MIN_VERSION,
                 "get_serial_console", ("serial_console", "enabled"),
-                ("serial_console", "base_url"), token_query_url, "nova-serialproxy"),
+                ("serial_console", "base_url"), token_query_url, "nova-serialproxy",
+                client="a serial console page (a WebSocket, binary or base64)"),
     ConsoleType("webmks", "mks", None, MKS_MIN_VERSION, "get_mks_console",
                 ("mks", "enabled"), ("mks", "mksproxy_base_url"), token_query_url,
-                "an MKS proxy"),
+                "an MKS proxy", client="a WebMKS client"),
 )
 
 BY_NAME = {console_type.name: console_type for console_type in TYPES}

@@ -1,9 +1,10 @@
 """nova-console-all-in-one: every service in one process, ready for a browser.
 
 The embedded default: in-memory message bus (unless transport_url is set),
-SQLite in the state directory, API and proxies (noVNC, XVP) on 127.0.0.1, the qemu compute
-driver when QEMU and nasm are installed (else the fake one) unless
-compute_driver is set, and one demo instance whose console URLs are printed.
+SQLite in the state directory, API and every proxy (noVNC, XVP, spice-html5, serial) on
+127.0.0.1, SPICE consoles on, the qemu compute driver when QEMU and nasm are installed
+(else the fake one) unless compute_driver is set, and one demo instance whose console
+URLs are printed (each one its driver can serve).
 Its servers stop with it: Ctrl-C deletes them.
 """
 import os
@@ -20,9 +21,9 @@ from nova_console.cmd import consoleauth as consoleauth_cmd
 from nova_console.compute import api as compute_api
 from nova_console.compute.drivers import loader
 from nova_console.console import launcher
-from nova_console.console import novnc
-from nova_console.console import xvp
+from nova_console.console import proxies
 from nova_console import conf as nc_conf
+from nova_console import console_types
 from nova_console import config
 from nova_console import context
 from nova_console.db import api as db
@@ -44,6 +45,10 @@ def _set_local_defaults():
     CONF.set_default("osapi_compute_listen", "127.0.0.1")
     CONF.set_default("novncproxy_host", "127.0.0.1", group="vnc")
     CONF.set_default("xvpvncproxy_host", "127.0.0.1", group="vnc")
+    CONF.set_default("html5proxy_host", "127.0.0.1", group="spice")
+    CONF.set_default("serialproxy_host", "127.0.0.1", group="serial_console")
+    CONF.set_default("enabled", True, group="spice")
+    CONF.set_default("enabled", True, group="serial_console")
     CONF.set_default("report_interval", 2)
     rpc.set_default_transport_url("fake://")
 
@@ -84,7 +89,7 @@ class AllInOne:
         self.consoleauth_service = consoleauth_cmd.build_service()
         self.wsgi_server, self.api_service = api_cmd.build_services()
         # Every proxy in this process, each with its own settings and port.
-        self.proxies = [novnc.make_server(), xvp.make_server()]
+        self.proxies = [proxies.make_server(proxy) for proxy in proxies.ALL]
 
     def start(self):
         # The API answers the compute host's start-up sync: it goes first.
@@ -137,13 +142,25 @@ class AllInOne:
         if instance["vm_state"] != vm_states.ACTIVE:
             raise RuntimeError("demo server ended in state %s: %s"
                                % (instance["vm_state"], instance["fault"]))
-        novnc_url = api.get_console(ctxt, instance, "novnc")["url"]
-        xvp_url = api.get_console(ctxt, instance, "xvpvnc")["url"]
+        consoles = "".join("  With %s:\n\n      %s\n\n" % (kind.client, url)
+                           for kind, url in _console_urls(api, ctxt, instance))
         api_url = "http://%s:%s/v2.1" % (self.wsgi_server.host, self.wsgi_server.port)
         print(_BANNER % {"name": DEMO_SERVER_NAME, "id": instance["uuid"],
-                         "url": novnc_url, "xvp_url": xvp_url, "api": api_url,
+                         "consoles": consoles, "api": api_url,
                          "ttl": CONF.consoleauth.token_ttl,
                          "state": CONF.state_path, "driver": self.driver_line}, flush=True)
+
+
+def _console_urls(api, ctxt, instance):
+    """(console type, URL) of each console of `instance` that a proxy of this process
+    serves and its driver can give."""
+    for kind in console_types.TYPES:
+        if kind.proxy not in proxies.BY_NAME:
+            continue
+        try:
+            yield kind, api.get_console(ctxt, instance, kind.name)["url"]
+        except exception.ConsoleTypeUnavailable as exc:
+            LOG.info("No %s console for the demo server: %s", kind.name, exc.message)
 
 
 _BANNER = """
@@ -152,15 +169,9 @@ its servers.
 
   %(driver)s
 
-  Demo server "%(name)s" (%(id)s). Open its console in a browser:
+  Demo server "%(name)s" (%(id)s). Open its consoles:
 
-      %(url)s
-
-  A Java VNC viewer (nova-xvpvncviewer) opens it through the XVP proxy:
-
-      %(xvp_url)s
-
-  The links work for %(ttl)s seconds. Ask the REST API for a new one:
+%(consoles)s  The links work for %(ttl)s seconds. Ask the REST API for a new one:
 
       curl -s -X POST -H 'X-Auth-Token: demo:demo' -H 'Content-Type: application/json' \\
            -d '{"os-getVNCConsole": {"type": "novnc"}}' %(api)s/servers/%(id)s/action

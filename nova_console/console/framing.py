@@ -2,8 +2,10 @@
 and a socket-like stream over it for the steps that run before the relay.
 
 A front (fronts.py) picks the framing of its clients: WebSocketFraming (noVNC,
-spice-html5, serial consoles in a browser: every message in a binary frame) or
-RawFraming (the XVP proxy's Java viewers: the console's own bytes, as they are).
+spice-html5, serial consoles in a browser: every message in a binary frame),
+Base64Framing (the WebSocket subprotocol 'base64' a serial console page may ask
+for: the console's bytes base64-encoded in text frames) or RawFraming (the XVP
+proxy's Java viewers: the console's own bytes, as they are).
 The relay (relay.py) asks the framing for what differs and does the rest the same
 way for every console: back-pressure, splice, limits, the end of the session.
 
@@ -12,6 +14,8 @@ as through a socket (recv, recv_exactly, sendall), whatever the framing; what it
 has read and not handed out yet (decoded console bytes, and bytes the request
 parser read past the request) goes on to the relay, so nothing is lost.
 """
+import binascii
+
 from nova_console.console import buffers
 from nova_console.console import concurrency
 from nova_console.console import websocket
@@ -28,6 +32,10 @@ class WebSocketFraming:
     header_room = websocket.MAX_SERVER_HEADER
     # The longest header before a client's data (the relay keeps it between reads).
     client_header_room = websocket.MAX_CLIENT_HEADER
+    # None: the console's bytes go as they are, behind data_header() (and may be
+    # spliced); else frame(data) makes the whole frame and decode(payload) gives
+    # back the console bytes of the client's frames.
+    decode = None
 
     def __init__(self, max_message_bytes=websocket.MAX_MESSAGE_BYTES):
         self.reader = websocket.FrameReader(max_message_bytes)
@@ -35,6 +43,9 @@ class WebSocketFraming:
     @staticmethod
     def data_header(size):
         return websocket.frame_header(websocket.OP_BINARY, size)
+
+    def frame(self, data):
+        return self.data_header(len(data)) + data
 
     @staticmethod
     def pong(payload):
@@ -46,6 +57,50 @@ class WebSocketFraming:
         return websocket.close_frame(code, reason)
 
 
+class Base64Framing(WebSocketFraming):
+    """WebSocket subprotocol 'base64' (a serial console page may prefer it): the
+    console's bytes travel base64-encoded in text frames, each frame encoded on
+    its own. The client's text may split anywhere (even inside a 4-character
+    group, which waits for the rest); text that is not base64 ends the session
+    with 1007."""
+
+    name = "websocket-base64"
+
+    def __init__(self, max_message_bytes=websocket.MAX_MESSAGE_BYTES):
+        # A message's text is 4/3 the size of the bytes it carries.
+        self.reader = websocket.FrameReader(max_message_bytes * 4 // 3 + 4,
+                                            data_opcode=websocket.OP_TEXT)
+        self._carry = b""  # the start of an incomplete 4-character group
+
+    def frame(self, data):
+        text = binascii.b2a_base64(data, newline=False)
+        return websocket.frame_header(websocket.OP_TEXT, len(text)) + text
+
+    def decode(self, text):
+        """The bytes of base64 `text`, a piece of the client's text frames."""
+        data = self._carry + bytes(text)
+        whole = len(data) - len(data) % 4
+        self._carry = data[whole:]
+        # Frames are encoded one by one, so padding may end any group: decode up
+        # to each padded group on its own (a whole-string decode stops at the first).
+        pieces, start = [], 0
+        while start < whole:
+            pad = data.find(b"=", start, whole)
+            end = whole if pad < 0 else (pad // 4 + 1) * 4
+            try:
+                pieces.append(binascii.a2b_base64(data[start:end], strict_mode=True))
+            except binascii.Error as exc:
+                raise websocket.ProtocolError("text is not base64: %s" % exc,
+                                              websocket.CLOSE_INVALID_PAYLOAD) from None
+            start = end
+        return b"".join(pieces)
+
+
+# The framing of each WebSocket subprotocol a proxy may speak (None: none asked).
+SUBPROTOCOL_FRAMINGS = {None: WebSocketFraming, "binary": WebSocketFraming,
+                        "base64": Base64Framing}
+
+
 class RawFraming:
     """The client speaks the console's protocol itself (after an HTTP CONNECT)."""
 
@@ -54,10 +109,15 @@ class RawFraming:
     client_header_room = 0
     # None: the client's bytes go to the console as they are.
     reader = None
+    decode = None
 
     @staticmethod
     def data_header(size):
         return b""
+
+    @staticmethod
+    def frame(data):
+        return data
 
     @staticmethod
     def goodbye(code, reason):
@@ -98,7 +158,7 @@ class ClientStream:
     def sendall(self, data):
         """Send console bytes to the client (in one frame, for a WebSocket)."""
         with self.write_lock:
-            self.sock.sendall(self.framing.data_header(len(data)) + data)
+            self.sock.sendall(self.framing.frame(data))
 
     def _read_more(self):
         raw, self._unread = self._unread, b""
@@ -114,7 +174,8 @@ class ClientStream:
         start = reader.take_leftover(buf)
         buf[start:start + len(raw)] = raw
         size, controls = reader.feed(buf, start + len(raw))
-        self._decoded += bytes(buf[:size])
+        data = bytes(buf[:size])
+        self._decoded += self.framing.decode(data) if self.framing.decode else data
         for opcode, payload in controls:
             if opcode == websocket.OP_PING:
                 with self.write_lock:

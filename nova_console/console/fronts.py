@@ -2,7 +2,8 @@
 
 * WebSocketFront: GET with Upgrade: websocket (noVNC, spice-html5, a serial
   console page). Answered 101 Switching Protocols; the console's bytes then
-  travel in binary frames (framing.WebSocketFraming).
+  travel in binary frames (framing.WebSocketFraming), or base64 in text frames
+  for a client that asked for the 'base64' subprotocol where the proxy speaks it.
 * ConnectFront: HTTP CONNECT /console?token=... (the XVP proxy's Java VNC
   viewers). Answered "HTTP/1.1 200 OK"; the console's own bytes follow on the
   same connection (framing.RawFraming).
@@ -60,8 +61,8 @@ class Front:
         """Tell the client yes; False if it left meanwhile."""
         raise NotImplementedError()
 
-    def new_framing(self, settings):
-        """The client framing of one session."""
+    def new_framing(self, settings, accepted):
+        """The client framing of one session (accepted: what check_request gave)."""
         raise NotImplementedError()
 
 
@@ -70,6 +71,12 @@ class WebSocketFront(Front):
     method = "GET"
 
     def __init__(self, subprotocols=("binary",)):
+        """subprotocols: those the proxy speaks, preferred first (framing.py has
+        the framing of each)."""
+        unknown = set(subprotocols) - set(framing.SUBPROTOCOL_FRAMINGS)
+        if unknown:
+            raise ValueError("no framing for WebSocket subprotocol(s) %s"
+                             % ", ".join(sorted(unknown)))
         self.subprotocols = tuple(subprotocols)
 
     def check_request(self, request):
@@ -89,8 +96,8 @@ class WebSocketFront(Front):
             request.send_header("Sec-WebSocket-Protocol", subprotocol)
         return _end_headers(request)
 
-    def new_framing(self, settings):
-        return framing.WebSocketFraming(settings.max_message_bytes)
+    def new_framing(self, settings, subprotocol):
+        return framing.SUBPROTOCOL_FRAMINGS[subprotocol](settings.max_message_bytes)
 
 
 class ConnectFront(Front):
@@ -124,7 +131,7 @@ class ConnectFront(Front):
         request.send_response(http.HTTPStatus.OK)
         return _end_headers(request)
 
-    def new_framing(self, settings):
+    def new_framing(self, settings, _accepted):
         return framing.RawFraming()
 
 

@@ -227,7 +227,8 @@ class ConsoleProxyRequestHandler(websocketserver.WebSocketRequestHandlerMixIn,
                 observers.refused(session, target.Refusal(
                     target.CLIENT_LEFT, "the client left before the console was opened"))
                 return
-            client = framing.ClientStream(self.connection, front.new_framing(self.settings),
+            client = framing.ClientStream(self.connection,
+                                          front.new_framing(self.settings, accepted),
                                           self._take_buffered_input())
             self.connection.settimeout(None)
             backend.settimeout(None)

@@ -3,7 +3,6 @@ instances' VNC servers. All it has of its own is this: the rest is the core's.""
 from nova_console import conf as nc_conf
 from nova_console import console_types
 from nova_console.console import fronts
-from nova_console.console import server
 from nova_console.console import settings as proxy_settings
 
 CONF = nc_conf.CONF
@@ -20,7 +19,3 @@ def settings(host=None, port=None, **own):
         CONF.vnc.novncproxy_port if port is None else port,
         console_types.served_by(NAME), [fronts.WebSocketFront()], **own)
 
-
-def make_server(host=None, port=None, token_checker=None, **own):
-    """The nova-novncproxy server; call serve_forever() to run it, stop() to end it."""
-    return server.ConsoleProxyServer(settings(host, port, **own), token_checker=token_checker)

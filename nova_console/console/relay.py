@@ -69,14 +69,17 @@ _NO_LOCK = contextlib.nullcontext()
 
 class _Path:
     """One direction of a session: src's bytes to dst, each chunk behind
-    header(size), written under lock, by splice() where `splice` and the sockets
-    allow; `moved` counts the bytes."""
+    header(size) (or made into frame(chunk), when the framing encodes), written
+    under lock, by splice() where `splice` and the sockets allow; `moved` counts
+    the console bytes."""
 
-    __slots__ = ("src", "dst", "header", "lock", "splice", "moved")
+    __slots__ = ("src", "dst", "header", "frame", "lock", "splice", "moved")
 
-    def __init__(self, src, dst, header, lock, splice):
+    def __init__(self, src, dst, header, lock, splice, frame=None):
         self.src, self.dst, self.header, self.lock = src, dst, header, lock
-        self.splice = splice and buffers.can_splice(src) and buffers.can_splice(dst)
+        self.frame = frame
+        self.splice = (splice and frame is None and buffers.can_splice(src)
+                       and buffers.can_splice(dst))
         self.moved = 0
 
 
@@ -97,8 +100,11 @@ class Relay:
         self.duration = 0.0
         self.end_reason = None
         self._close_code = websocket.CLOSE_NORMAL
-        self._to_client = _Path(backend_sock, client.sock, client.framing.data_header,
-                                client.write_lock, splice=True)
+        framing = client.framing
+        self._to_client = _Path(backend_sock, client.sock, framing.data_header,
+                                client.write_lock, splice=True,
+                                frame=framing.frame if framing.decode else None)
+        self._decode = framing.decode
         self._to_backend = _Path(client.sock, backend_sock, None, _NO_LOCK, splice=False)
         self._closing = False
         self._closed = concurrency.Event()
@@ -231,15 +237,17 @@ class Relay:
                 size = path.src.recv_into(view[headroom:headroom + room])
                 if not size:
                     return 0
-                start = headroom
-                if path.header is not None:
+                chunk = view[headroom:headroom + size]
+                if path.frame is not None:
+                    chunk = path.frame(chunk)
+                elif path.header is not None:
                     header = path.header(size)
-                    start -= len(header)
-                    view[start:headroom] = header
+                    view[headroom - len(header):headroom] = header
+                    chunk = view[headroom - len(header):headroom + size]
                 with path.lock:
                     if self._closing:
                         return 0
-                    path.dst.sendall(view[start:headroom + size])
+                    path.dst.sendall(chunk)
                 path.moved += size
                 return size
         finally:
@@ -331,7 +339,8 @@ class Relay:
                         continue  # the session is over: drop what still comes
                     unmasked, controls = reader.feed(buf, start + size, view[out:])
                     if unmasked:
-                        self._send_to_backend(view[out:out + unmasked])
+                        data = view[out:out + unmasked]
+                        self._send_to_backend(self._decode(data) if self._decode else data)
             finally:
                 pool.put(buf)
             close = self._answer_controls(controls)

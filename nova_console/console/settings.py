@@ -44,6 +44,7 @@ class ProxySettings:
     console_types: tuple                      # token console types it serves
     fronts: tuple                             # fronts.Front objects, one per HTTP method
     web_root: str | None = None               # files it serves by GET (None: none)
+    token_cookie: bool = False                # its clients send the token as a cookie
     allowed_origins: tuple = ()
     request_timeout: float = 30.0             # seconds to send a request head
     backend_connect_timeout: float = 10.0

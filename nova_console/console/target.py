@@ -167,15 +167,25 @@ class TargetOpener:
     # 2 ----------------------------------------------------------------------------------
 
     def find_token(self):
-        """The token from the query (?token= or noVNC's ?path=?token=), else from the
-        'token' cookie."""
+        """The token from the URL (?token= or noVNC's ?path=?token=), else from the
+        'token' cookie.
+
+        URL tokens that disagree are refused, and so is a URL token that disagrees
+        with the cookie on a proxy whose clients send the token as a cookie
+        (settings.token_cookie: spice-html5). Elsewhere the URL wins over the
+        cookie, which may be left over from another console of the same host
+        (spice-html5 sets it for a day, and cookies do not depend on the port)."""
         query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.request.path).query)
-        candidates = list(query.get("token", []))
+        in_url = list(query.get("token", []))
         for inner_path in query.get("path", []):
             inner_query = urllib.parse.urlsplit(inner_path).query
-            candidates.extend(urllib.parse.parse_qs(inner_query).get("token", []))
-        candidates.append(self._token_from_cookie())
-        token = next((c for c in candidates if c), None)
+            in_url.extend(urllib.parse.parse_qs(inner_query).get("token", []))
+        in_url = set(filter(None, in_url))
+        cookie = self._token_from_cookie()
+        if len(in_url) > 1 or (in_url and cookie and self.settings.token_cookie
+                               and cookie not in in_url):
+            raise Refusal(BAD_REQUEST, "the request carries tokens that disagree")
+        token = next(iter(in_url), None) or cookie
         if not token:
             raise Refusal(MISSING_TOKEN, "missing token")
         self.session.token = utils.mask_token(token)

@@ -38,6 +38,7 @@ CONTROL_OPCODES = (OP_CLOSE, OP_PING, OP_PONG)
 CLOSE_NORMAL = 1000
 CLOSE_PROTOCOL_ERROR = 1002
 CLOSE_UNSUPPORTED_DATA = 1003
+CLOSE_INVALID_PAYLOAD = 1007
 CLOSE_POLICY_VIOLATION = 1008
 CLOSE_MESSAGE_TOO_BIG = 1009
 
@@ -170,8 +171,9 @@ class FrameReader:
     output buffer (or to the front of the same buffer).
     """
 
-    def __init__(self, max_message_bytes=MAX_MESSAGE_BYTES):
+    def __init__(self, max_message_bytes=MAX_MESSAGE_BYTES, data_opcode=OP_BINARY):
         self.max_message_bytes = max_message_bytes
+        self.data_opcode = data_opcode  # the frames console bytes come in (the other: 1003)
         self._leftover = b""     # incomplete frame header
         self._in_frame = False
         self._opcode = None
@@ -257,10 +259,12 @@ class FrameReader:
         if opcode in CONTROL_OPCODES:
             if not fin or length > 125:
                 raise ProtocolError("control frames must be final and at most 125 bytes")
-        elif opcode == OP_TEXT:
-            raise ProtocolError("text frames are not supported: the console speaks binary",
-                                CLOSE_UNSUPPORTED_DATA)
-        elif opcode == OP_BINARY or opcode == OP_CONTINUATION:
+        elif opcode in (OP_TEXT, OP_BINARY) and opcode != self.data_opcode:
+            raise ProtocolError(
+                "text frames are not supported: the console speaks binary"
+                if opcode == OP_TEXT else "binary frames are not supported: this session "
+                "carries base64 text", CLOSE_UNSUPPORTED_DATA)
+        elif opcode == self.data_opcode or opcode == OP_CONTINUATION:
             if (opcode == OP_CONTINUATION) != self._fragmented:
                 raise ProtocolError("unexpected continuation frame" if opcode == OP_CONTINUATION
                                     else "new message before the last one ended")

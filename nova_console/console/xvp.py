@@ -15,7 +15,6 @@ import urllib.parse
 from nova_console import conf as nc_conf
 from nova_console import console_types
 from nova_console.console import fronts
-from nova_console.console import server
 from nova_console.console import settings as proxy_settings
 
 CONF = nc_conf.CONF
@@ -32,7 +31,3 @@ def settings(host=None, port=None, **own):
         CONF.vnc.xvpvncproxy_port if port is None else port,
         console_types.served_by(NAME), [fronts.ConnectFront(path)], **own)
 
-
-def make_server(host=None, port=None, token_checker=None, **own):
-    """The nova-xvpvncproxy server; call serve_forever() to run it, stop() to end it."""
-    return server.ConsoleProxyServer(settings(host, port, **own), token_checker=token_checker)

@@ -8,6 +8,7 @@ import pytest
 
 from nova_console import conf as nc_conf
 from nova_console.console import novnc
+from nova_console.console import proxies
 
 from . import fakes
 
@@ -81,13 +82,13 @@ def make_harness(conf, tmp_path, web_root):
 
     def make(handler=fakes.echo, web=str(web_root), host="127.0.0.1", proxy=novnc,
              **settings):
-        """A proxy (`proxy`: the module of novnc or xvp; its settings changed by
+        """A proxy (`proxy`: its module, one of proxies.ALL; its settings changed by
         `settings`) and a console server running `handler`."""
         checker = fakes.FakeTokenChecker()
         backend = fakes.Backend(handler)
         if proxy is novnc:
             settings["web_root"] = web
-        server = proxy.make_server(host, 0, token_checker=checker, **settings)
+        server = proxies.make_server(proxy, host, 0, token_checker=checker, **settings)
         harness = Harness(server, checker, backend)
         harnesses.append(harness)
         return harness

@@ -20,6 +20,7 @@ from nova_console.console import concurrency
 from nova_console.console import events
 from nova_console.console import negotiator
 from nova_console.console import novnc
+from nova_console.console import proxies
 from nova_console.console import websocket
 from nova_console.console import server as proxy_server
 from nova_console.console import settings as proxy_settings
@@ -598,7 +599,7 @@ def test_ssl_only_without_certificate_refuses_to_start(conf, tmp_path):
     conf("cert", str(tmp_path / "missing.pem"))
     conf("ssl_only", True)
     with pytest.raises(proxy_server.ConsoleProxyConfigError):
-        novnc.make_server("127.0.0.1", 0, token_checker=fakes.FakeTokenChecker())
+        proxies.make_server(novnc, "127.0.0.1", 0, token_checker=fakes.FakeTokenChecker())
 
 
 def test_listens_on_ipv6_when_source_is_ipv6(make_harness, conf):
@@ -623,7 +624,7 @@ def test_make_server_serves_novnc_from_conf_web(conf, web_root, tmp_path):
     conf("web", str(web_root))
     checker = fakes.FakeTokenChecker()
     backend = fakes.Backend()
-    harness = Harness(novnc.make_server("127.0.0.1", 0, token_checker=checker),
+    harness = Harness(proxies.make_server(novnc, "127.0.0.1", 0, token_checker=checker),
                       checker, backend)
     try:
         assert harness.http("GET", "/vnc_lite.html")[2] == INDEX_HTML
@@ -644,6 +645,7 @@ import fakes
 from nova_console import conf as nc_conf
 from nova_console.console import concurrency
 from nova_console.console import novnc
+from nova_console.console import proxies
 
 nc_conf.CONF.set_override("cert", sys.argv[2])
 tls = len(sys.argv) > 3
@@ -655,7 +657,7 @@ if tls:
     client_context.verify_mode = ssl.CERT_NONE
 checker = fakes.FakeTokenChecker()
 backend = fakes.Backend(fakes.greet_then_echo(b"RFB 003.008\n"))
-server = novnc.make_server("127.0.0.1", 0, token_checker=checker)
+server = proxies.make_server(novnc, "127.0.0.1", 0, token_checker=checker)
 serving = eventlet.spawn(server.serve_forever)
 port = server.address[1]
 

@@ -17,6 +17,7 @@ import pytest
 
 from nova_console import conf as nc_conf
 from nova_console.console import novnc
+from nova_console.console import proxies
 from nova_console.console import buffers
 from nova_console.console import websocket
 
@@ -46,7 +47,7 @@ def proxy_process(tmp_path):
     serves all its sessions."""
     CONF.set_override("cert", str(tmp_path / "no-cert.pem"))
     checker = fakes.FakeTokenChecker()
-    server = novnc.make_server("127.0.0.1", 0, token_checker=checker)
+    server = proxies.make_server(novnc, "127.0.0.1", 0, token_checker=checker)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield server, checker
