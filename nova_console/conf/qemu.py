@@ -23,6 +23,11 @@ qemu_opts = [
                     "which each instance gets its VNC server's port on [vnc] server_listen. "
                     "Keep it clear of other services' ports (nova-novncproxy's 6080, for "
                     "one)."),
+    cfg.StrOpt("spice_port_range", default="5700:5799",
+               regex=serial_console.PORT_RANGE_REGEX,
+               help="Range of TCP ports, 'min:max' (both included), from which each "
+                    "instance gets its SPICE server's port on [spice] server_listen, when "
+                    "[spice] enabled is on. Keep it clear of the VNC range."),
     cfg.BoolOpt("sandbox", default=True,
                 help="Run QEMU with its seccomp sandbox ('-sandbox on', denying privilege "
                      "changes, process spawning and obsolete system calls)."),

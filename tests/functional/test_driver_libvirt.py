@@ -31,6 +31,7 @@ from nova_console.compute.drivers import guest
 from nova_console.compute.drivers import libvirt as libvirt_driver
 from nova_console.compute.drivers import loader
 from nova_console.compute.drivers import ports
+from tests.functional.wsclient import ConsoleConnection
 
 try:
     import libvirt
@@ -333,6 +334,37 @@ def test_live_domain_xml_has_the_ports_the_consoles_give(harness, conn, libvirt_
     assert log.get("file") == os.path.join(libvirt_host, instance["uuid"], "console.log")
     assert xml.find("devices/disk[@device='floppy']/source").get("file") == os.path.join(
         libvirt_host, instance["uuid"], guest.IMAGE_NAME)
+
+
+def test_spice_server_is_in_the_live_xml_takes_a_link_and_survives_a_restart(harness, conn,
+                                                                             conf):
+    conf.set_override("enabled", True, group="spice")
+    conf.set_override("server_listen", LISTEN, group="spice")
+    conf.set_override("server_proxyclient_address", LISTEN, group="spice")
+    driver = harness.new_driver()
+    instance = harness.spawn(driver=driver)
+    spice = driver.get_spice_console(instance)
+
+    xml = _live_xml(conn, instance)
+    graphics = xml.find("devices/graphics[@type='spice']")
+    assert (graphics.get("autoport"), graphics.get("listen")) == ("yes", LISTEN)
+    assert (spice.host, spice.port) == (LISTEN, int(graphics.get("port")))
+    assert spice.port != driver.get_vnc_console(instance).port
+    assert xml.find("devices/channel[@type='spicevmc']/target").get("name") == (
+        "com.redhat.spice.0")
+    with ConsoleConnection.open_direct(spice.host, spice.port) as client:
+        assert client.spice_link() == 0
+
+    harness.stop(driver)
+    restarted = harness.new_driver()
+    assert restarted.get_spice_console(instance).port == spice.port
+
+
+def test_without_spice_an_instance_has_no_spice_server(harness, conn):
+    instance = harness.spawn()
+    assert _live_xml(conn, instance).find("devices/graphics[@type='spice']") is None
+    with pytest.raises(exception.ConsoleTypeUnavailable):
+        harness.driver.get_spice_console(instance)
 
 
 def test_desktop_name_is_the_domain_name_which_carries_the_instance_name(harness, conn):

@@ -20,6 +20,7 @@ from nova_console.compute.drivers import ports
 from nova_console.compute.drivers import qemu
 from nova_console.compute import power_state
 from tests.functional import deployment
+from tests.functional.wsclient import ConsoleConnection
 
 CONF = nc_conf.CONF
 DRIVER = "nova_console.compute.drivers.qemu:QemuDriver"
@@ -43,6 +44,11 @@ def qemu_host(conf, tmp_path):
                       group="qemu")
     conf.set_override("port_range", "%d:%d" % (serial_min, serial_min + RANGE_SIZE - 1),
                       group="serial_console")
+    spice_min = random.randrange(32000, 32600, RANGE_SIZE)
+    conf.set_override("spice_port_range", "%d:%d" % (spice_min, spice_min + RANGE_SIZE - 1),
+                      group="qemu")
+    conf.set_override("server_listen", LISTEN, group="spice")
+    conf.set_override("server_proxyclient_address", LISTEN, group="spice")
     conf.set_override("start_timeout", 10.0, group="qemu")
     yield state_path
     leaked = deployment.instance_processes(state_path)
@@ -340,6 +346,69 @@ def test_serial_console_can_be_turned_off(harness, conf):
         driver.get_serial_console(instance)
     assert driver.serial_ports.held() == {}
     _wait_until_booted(driver, instance)  # the console log still works
+
+
+# -- SPICE ---------------------------------------------------------------------------------
+
+def _spice_link_error(endpoint):
+    with ConsoleConnection.open_direct(endpoint.host, endpoint.port) as spice:
+        return spice.spice_link()
+
+
+def test_spice_server_takes_a_link_and_its_port_is_freed_with_the_instance(harness, conf):
+    conf.set_override("enabled", True, group="spice")
+    driver = harness.new_driver()
+    instance = harness.spawn(driver=driver)
+    endpoint = driver.get_spice_console(instance)
+    assert endpoint.host == LISTEN
+    assert endpoint.port in range(driver.spice_ports.port_min, driver.spice_ports.port_max + 1)
+    assert endpoint.port != driver.get_vnc_console(instance).port
+    assert _spice_link_error(endpoint) == 0
+
+    driver.destroy(instance)
+    assert driver.spice_ports.held() == {}
+    assert not ports.accepts(endpoint.host, endpoint.port)
+
+
+def test_a_restarted_driver_keeps_each_instances_spice_port(harness, conf):
+    conf.set_override("enabled", True, group="spice")
+    driver = harness.new_driver()
+    instance = harness.spawn(driver=driver)
+    port = driver.get_spice_console(instance).port
+    harness.stop(driver)
+
+    restarted = harness.new_driver()
+
+    assert restarted.spice_ports.held() == {port: instance["uuid"]}
+    assert restarted.get_spice_console(instance).port == port
+    assert _spice_link_error(restarted.get_spice_console(instance)) == 0
+    assert harness.spawn(driver=restarted) and len(set(restarted.spice_ports.held())) == 2
+
+
+def test_an_instance_started_without_spice_says_so(harness):
+    instance = harness.spawn()
+    with pytest.raises(exception.ConsoleTypeUnavailable) as raised:
+        harness.driver.get_spice_console(instance)
+    assert "was started without a SPICE server" in raised.value.message
+    assert harness.driver.spice_ports.held() == {}
+
+
+def test_an_exhausted_spice_port_range_leaves_nothing_behind(harness, qemu_host, conf):
+    conf.set_override("enabled", True, group="spice")
+    first_port = int(CONF.qemu.spice_port_range.split(":")[0])
+    conf.set_override("spice_port_range", "%d:%d" % (first_port, first_port), group="qemu")
+    driver = harness.new_driver()
+    harness.spawn(driver=driver)
+    doomed = {"uuid": "6b0f0c1e-54a1-4f3c-9d1e-5a0c3b2a1f02", "name": "no-spice-port"}
+
+    with pytest.raises(exception.SocketPortRangeExhaustedException) as failure:
+        driver.spawn(doomed)
+
+    assert "([qemu] spice_port_range)" in failure.value.message
+    assert doomed["uuid"] not in driver.list_instances()
+    assert doomed["uuid"] not in driver.vnc_ports.held().values()
+    assert doomed["uuid"] not in driver.serial_ports.held().values()
+    assert not _instance_dir(qemu_host, doomed).exists()
 
 
 # -- port allocation -----------------------------------------------------------------------

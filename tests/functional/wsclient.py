@@ -40,6 +40,11 @@ def distinct_colours(pixels, server_init):
     return {pixels[i:i + size] for i in range(0, len(pixels), size)}
 
 
+SPICE_MAGIC = b"REDQ"
+SPICE_CHANNEL_MAIN = 1
+SPICE_LINK_MESS_SIZE = 18  # where the capabilities would start, after the link message
+
+
 class WebSocketClosed(Exception):
     """The server closed the WebSocket (or the TCP connection) before we had enough bytes."""
 
@@ -293,6 +298,21 @@ class ConsoleConnection:
         (name_length,) = struct.unpack(">I", self.recv_exact(4))
         name = self.recv_exact(name_length).decode("utf-8")
         return ServerInit(width, height, pixel_format, name)
+
+    # -- SPICE ---------------------------------------------------------------------
+
+    def spice_link(self, channel_type=SPICE_CHANNEL_MAIN):
+        """Send a SPICE link message (protocol 2.2, a channel of `channel_type`, no
+        capabilities); the error code of the server's link reply (0: it takes it)."""
+        body = struct.pack("<IBBIII", 0, channel_type, 0, 0, 0, SPICE_LINK_MESS_SIZE)
+        self.send(SPICE_MAGIC + struct.pack("<III", 2, 2, len(body)) + body)
+        magic = self.recv_exact(4)
+        if magic != SPICE_MAGIC:
+            raise AssertionError("not a SPICE link reply: %r" % magic)
+        major, _minor, size = struct.unpack("<III", self.recv_exact(12))
+        if major != 2:
+            raise AssertionError("SPICE protocol %d, not 2" % major)
+        return struct.unpack("<I", self.recv_exact(size)[:4])[0]
 
     def read_framebuffer(self, server_init):
         """The whole screen in one FramebufferUpdate, Raw encoding: its pixel bytes,

@@ -2,12 +2,12 @@
 
 ``HostedInstancesDriver`` keeps the instance table (uuid -> ``HostedInstance``, each
 with a lock of its own so that one destroy or reboot runs at a time), the serial port
-allocator and the instance directories, and serves from them what is the same for
-every such driver: spawn's bookkeeping, destroy, reboot's locking, the instance list,
-the console endpoints from the recorded ports and the console output from the log
-files. A subclass says how an instance is built (``_build``), torn down
-(``_teardown``), reset (``_reset_guest``), whether it runs (``_running``) and where
-its console log files are (``_console_logs``).
+allocator, whether SPICE is on, and the instance directories, and serves from them
+what is the same for every such driver: spawn's bookkeeping, destroy, reboot's
+locking, the instance list, the console endpoints from the recorded ports and the
+console output from the log files. A subclass says how an instance is built
+(``_build``), torn down (``_teardown``), reset (``_reset_guest``), whether it runs
+(``_running``) and where its console log files are (``_console_logs``).
 """
 import os
 import re
@@ -64,17 +64,19 @@ def read_console_log(uuid, paths):
 class HostedInstance:
     """One instance of a hosted driver: where its files are, which ports it has."""
 
-    def __init__(self, uuid, name, path, vnc_port=None, serial_port=None):
+    def __init__(self, uuid, name, path, vnc_port=None, serial_port=None, spice_port=None):
         self.uuid = uuid
         self.name = name
         self.path = path
         self.vnc_port = vnc_port
         self.serial_port = serial_port
+        self.spice_port = spice_port  # None: no SPICE server (or, libvirt: not known yet)
         self.lock = threading.Lock()  # one destroy or reboot at a time
 
     def describe(self):
         """Its ports, for the log."""
-        return "VNC port %s, serial port %s" % (self.vnc_port, self.serial_port)
+        return "VNC port %s, serial port %s, SPICE port %s" % (
+            self.vnc_port, self.serial_port, self.spice_port)
 
 
 class HostedInstancesDriver(base.ComputeDriver):
@@ -89,6 +91,7 @@ class HostedInstancesDriver(base.ComputeDriver):
             CONF.serial_console.proxyclient_address, CONF.serial_console.port_range,
             "[serial_console] port_range")
         self._serial_enabled = CONF.serial_console.enabled
+        self._spice_enabled = CONF.spice.enabled
         self._lock = threading.Lock()
         self._instances = {}  # uuid -> HostedInstance
         self._building = set()  # uuids being spawned
@@ -126,6 +129,10 @@ class HostedInstancesDriver(base.ComputeDriver):
 
     def _vnc_port(self, known):
         return known.vnc_port
+
+    def _spice_port(self, known):
+        """The port of the instance's SPICE server; None if it has none."""
+        return known.spice_port
 
     # -- service life --------------------------------------------------------------------
 
@@ -245,6 +252,16 @@ class HostedInstancesDriver(base.ComputeDriver):
         known = self._running(self._get(instance))
         return base.ConsoleEndpoint(host=CONF.vnc.server_proxyclient_address,
                                     port=self._vnc_port(known))
+
+    def get_spice_console(self, instance):
+        known = self._running(self._get(instance))
+        port = self._spice_port(known)
+        if port is None:
+            raise exception.ConsoleTypeUnavailable(
+                "Unavailable console type spice: instance %s was started without a SPICE "
+                "server ([spice] enabled was off); reboot does not add one, a new "
+                "instance has it." % known.uuid, console_type="spice")
+        return base.ConsoleEndpoint(host=CONF.spice.server_proxyclient_address, port=port)
 
     def get_serial_console(self, instance):
         known = self._get(instance)

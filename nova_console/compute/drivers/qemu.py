@@ -2,9 +2,11 @@
 
 Each instance boots the project's guest (``guest.build_image``: its name large on the
 screen, an echo on its serial port) with small memory, its VNC server on ``[vnc]
-server_listen`` at a port from ``[qemu] vnc_port_range`` and its first serial port as a
+server_listen`` at a port from ``[qemu] vnc_port_range``, its first serial port as a
 TCP server on ``[serial_console] proxyclient_address`` at a port from ``[serial_console]
-port_range``. Everything the guest writes to the serial port is also logged to a file,
+port_range`` and, when ``[spice] enabled``, a SPICE server on ``[spice] server_listen``
+at a port from ``[qemu] spice_port_range`` (with the SPICE agent's channel when
+``[spice] agent_enabled``). Everything the guest writes to the serial port is also logged to a file,
 so console output works while a client is attached.
 
 An instance's files live in ``$state_path/instances/<uuid>/``, which is QEMU's working
@@ -61,6 +63,8 @@ _QMP_TIMEOUT = 5.0
 _KILL_WAIT = 5.0
 _EXIT_GRACE = 0.5
 _LOG_TAIL = 600
+# What QEMU's log says when the SPICE port was taken (QEMU then exits).
+_SPICE_BIND_FAILED = "reds_init_socket: binding socket"
 
 # QMP query-status -> power state
 _POWER_STATES = {
@@ -80,8 +84,9 @@ class _QMPError(Exception):
 class _Instance(hosted.HostedInstance):
     """One QEMU instance: its record plus, if we started it, its Popen."""
 
-    def __init__(self, uuid, name, path, vnc_port, serial_port, pid, process=None):
-        super().__init__(uuid, name, path, vnc_port, serial_port)
+    def __init__(self, uuid, name, path, vnc_port, serial_port, pid, process=None,
+                 spice_port=None):
+        super().__init__(uuid, name, path, vnc_port, serial_port, spice_port)
         self.pid = pid
         self.process = process  # None for an instance adopted from a previous run
         self.qmp_lock = threading.Lock()  # QEMU serves one QMP client at a time
@@ -91,7 +96,8 @@ class _Instance(hosted.HostedInstance):
 
     def record(self):
         return {"uuid": self.uuid, "name": self.name, "vnc_port": self.vnc_port,
-                "serial_port": self.serial_port, "pid": self.pid}
+                "serial_port": self.serial_port, "spice_port": self.spice_port,
+                "pid": self.pid}
 
     def is_running(self):
         if self.process is not None:
@@ -218,7 +224,8 @@ def _valid_record(record, uuid):
     return (isinstance(record, dict) and record.get("uuid") == uuid
             and isinstance(record.get("name"), str)
             and isinstance(record.get("vnc_port"), int)
-            and isinstance(record.get("serial_port"), (int, type(None))))
+            and isinstance(record.get("serial_port"), (int, type(None)))
+            and isinstance(record.get("spice_port"), (int, type(None))))
 
 
 def _signal(pid, uuid, signum):
@@ -283,6 +290,8 @@ class QemuDriver(hosted.HostedInstancesDriver):
         if self.vnc_ports.port_min < VNC_BASE_PORT:
             raise ValueError("[qemu] vnc_port_range %r starts below %d, QEMU's first VNC "
                              "port" % (CONF.qemu.vnc_port_range, VNC_BASE_PORT))
+        self.spice_ports = ports.PortAllocator.from_option(
+            CONF.spice.server_listen, CONF.qemu.spice_port_range, "[qemu] spice_port_range")
         super().__init__()
         self._instances_dir = os.path.join(CONF.state_path, INSTANCES_DIR)
 
@@ -306,9 +315,11 @@ class QemuDriver(hosted.HostedInstancesDriver):
         alive = is_instance_process(pid, uuid)
         if alive and _valid_record(record, uuid):
             instance = _Instance(uuid, record["name"], path, record["vnc_port"],
-                                 record["serial_port"], pid)
+                                 record["serial_port"], pid,
+                                 spice_port=record.get("spice_port"))
             for allocator, port in ((self.vnc_ports, instance.vnc_port),
-                                    (self.serial_ports, instance.serial_port)):
+                                    (self.serial_ports, instance.serial_port),
+                                    (self.spice_ports, instance.spice_port)):
                 if port is not None and not allocator.reserve(port, uuid):
                     LOG.error("Port %d of instance %s is also recorded for instance %s",
                               port, uuid, allocator.held().get(port))
@@ -408,9 +419,22 @@ class QemuDriver(hosted.HostedInstancesDriver):
             "-pidfile", PIDFILE,
             "-qmp", "unix:%s,server=on,wait=off" % QMP_SOCKET,
         ]
+        if instance.spice_port is not None:
+            argv += self._spice_argv(instance.spice_port)
         if CONF.qemu.sandbox:
             argv += ["-sandbox", SANDBOX]
         return argv + shlex.split(CONF.qemu.extra_args)
+
+    def _spice_argv(self, port):
+        """A SPICE server on `port`; the SPICE agent's channel, if it is on. No
+        ticket: the proxies in front of it check the console tokens."""
+        argv = ["-spice", "port=%d,addr=%s,disable-ticketing=on"
+                % (port, _opt(self.spice_ports.host))]
+        if CONF.spice.agent_enabled:
+            argv += ["-device", "virtio-serial-pci",
+                     "-chardev", "spicevmc,id=vdagent,name=vdagent",
+                     "-device", "virtserialport,chardev=vdagent,name=com.redhat.spice.0"]
+        return argv
 
     def _wait_until_ready(self, instance):
         """Until QEMU's VNC server accepts connections and QEMU confirms it is its own."""
@@ -418,8 +442,10 @@ class QemuDriver(hosted.HostedInstancesDriver):
             status = instance.process.poll()
             if status is None:
                 return None
-            return "QEMU exited with status %d: %s" % (
-                status, _log_tail(instance.path) or "(no message)")
+            tail = _log_tail(instance.path)
+            taken = "; %s" % hosted.ADDRESS_IN_USE if _SPICE_BIND_FAILED in tail else ""
+            return "QEMU exited with status %d: %s%s" % (status, tail or "(no message)",
+                                                         taken)
 
         deadline = self._wait_for_vnc(instance, ports.connect_host(self.vnc_ports.host),
                                       CONF.qemu.start_timeout, stopped_reason, _POLL_INTERVAL)
@@ -447,6 +473,8 @@ class QemuDriver(hosted.HostedInstancesDriver):
 
     def _allocate_ports(self, instance):
         instance.vnc_port = self.vnc_ports.allocate(instance.uuid)
+        if self._spice_enabled:
+            instance.spice_port = self.spice_ports.allocate(instance.uuid)
         super()._allocate_ports(instance)
 
     def _port_taken(self, instance):
@@ -487,9 +515,12 @@ class QemuDriver(hosted.HostedInstancesDriver):
                 "QEMU process %d of instance %s could not be stopped." % (pid, uuid))
 
     def _release_ports(self, instance):
-        if instance.vnc_port is not None:
-            self.vnc_ports.release(instance.vnc_port, instance.uuid)
-        instance.vnc_port = None
+        for allocator, attribute in ((self.vnc_ports, "vnc_port"),
+                                     (self.spice_ports, "spice_port")):
+            port = getattr(instance, attribute)
+            if port is not None:
+                allocator.release(port, instance.uuid)
+            setattr(instance, attribute, None)
         super()._release_ports(instance)
 
     def _reset_guest(self, known):
