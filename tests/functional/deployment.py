@@ -439,12 +439,19 @@ def _ini(sections):
     return "\n".join(lines)
 
 
-class Deployment:
-    """API, compute host(s), consoleauth worker(s), nova-novncproxy and
-    nova-xvpvncproxy, as separate processes.
+# Process name -> console script of each console proxy a deployment may run.
+PROXY_SCRIPTS = {"novncproxy": "nova-novncproxy", "xvpvncproxy": "nova-xvpvncproxy",
+                 "spicehtml5proxy": "nova-spicehtml5proxy", "serialproxy": "nova-serialproxy"}
+DEFAULT_PROXIES = ("novncproxy", "xvpvncproxy")
 
-    Process names: "api", "compute-1"... (also their `host`), "consoleauth-1"...,
-    "novncproxy", "xvpvncproxy". `database_url` None means a SQLite file in `workdir`.
+
+class Deployment:
+    """API, compute host(s), consoleauth worker(s) and console proxies (`proxies`, names
+    of PROXY_SCRIPTS: by default nova-novncproxy and nova-xvpvncproxy), as separate
+    processes.
+
+    Process names: "api", "compute-1"... (also their `host`), "consoleauth-1"..., and
+    the proxies' names. `database_url` None means a SQLite file in `workdir`.
     `conf` adds options ({"section": {"key": value}}) to every service's file,
     `host_conf` ({name: {"section": {...}}}) to one process' own (e.g. another
     compute_driver on one compute host).
@@ -452,7 +459,7 @@ class Deployment:
 
     def __init__(self, workdir, transport_url, compute_hosts=("compute-1",),
                  consoleauth_workers=1, database_url=None, conf=None, host_conf=None,
-                 label="deployment"):
+                 label="deployment", proxies=DEFAULT_PROXIES):
         self.workdir = str(workdir)
         self.transport_url = transport_url
         self.compute_hosts = tuple(compute_hosts)
@@ -465,8 +472,12 @@ class Deployment:
         self.label = label
         self.vhost = None  # set by whoever created a vhost for it
         self.api_port = free_port()
-        self.proxy_port = free_port()
-        self.xvp_port = free_port()
+        self.proxies = tuple(proxies)
+        self.proxy_ports = {name: free_port() for name in PROXY_SCRIPTS}
+        self.proxy_port = self.proxy_ports["novncproxy"]
+        self.xvp_port = self.proxy_ports["xvpvncproxy"]
+        self.spice_port = self.proxy_ports["spicehtml5proxy"]
+        self.serial_port = self.proxy_ports["serialproxy"]
         self.log_dir = os.path.join(self.workdir, "logs")
         self.conf_dir = os.path.join(self.workdir, "etc")
         self.processes = {}
@@ -482,6 +493,14 @@ class Deployment:
     @property
     def xvp_base_url(self):
         return "http://127.0.0.1:%d/console" % self.xvp_port
+
+    @property
+    def spice_base_url(self):
+        return "http://127.0.0.1:%d/spice_auto.html" % self.spice_port
+
+    @property
+    def serial_base_url(self):
+        return "ws://127.0.0.1:%d/" % self.serial_port
 
     @property
     def proxy_origin(self):
@@ -511,6 +530,18 @@ class Deployment:
                 "xvpvncproxy_base_url": self.xvp_base_url,
                 "xvpvncproxy_host": "127.0.0.1",
                 "xvpvncproxy_port": self.xvp_port,
+            },
+            "spice": {
+                "server_listen": "127.0.0.1",
+                "server_proxyclient_address": "127.0.0.1",
+                "html5proxy_base_url": self.spice_base_url,
+                "html5proxy_host": "127.0.0.1",
+                "html5proxy_port": self.spice_port,
+            },
+            "serial_console": {
+                "base_url": self.serial_base_url,
+                "serialproxy_host": "127.0.0.1",
+                "serialproxy_port": self.serial_port,
             },
             "api": {"auth_strategy": "noauth2"},
         }
@@ -579,8 +610,8 @@ class Deployment:
             self._add_process(name, "nova-consoleauth", with_database=True)
         for host in self.compute_hosts:
             self._add_process(host, "nova-console-compute", with_database=False)
-        self._add_process("novncproxy", "nova-novncproxy", with_database=False)
-        self._add_process("xvpvncproxy", "nova-xvpvncproxy", with_database=False)
+        for name in self.proxies:
+            self._add_process(name, PROXY_SCRIPTS[name], with_database=False)
         for process in self.processes.values():
             process.start()
         self.wait_until_ready()
@@ -614,10 +645,10 @@ class Deployment:
         wait_for(api_answers, remaining(), message="the API to answer GET /v2.1")
         for name in self.consoleauth_names + self.compute_hosts:
             self.processes[name].wait_for_log(r"Serving RPC topic", remaining())
-        for name, port in (("nova-novncproxy", self.proxy_port),
-                           ("nova-xvpvncproxy", self.xvp_port)):
+        for name in self.proxies:
+            port = self.proxy_ports[name]
             wait_for(lambda: self.check_running() or port_accepts("127.0.0.1", port),
-                     remaining(), message="%s to accept connections" % name)
+                     remaining(), message="%s to accept connections" % PROXY_SCRIPTS[name])
         self._probe_every_compute_host(remaining())
 
     def _probe_every_compute_host(self, timeout):
@@ -681,10 +712,10 @@ class Deployment:
         if name == "api":
             wait_for(lambda: process.running and self.api.version_document().status_code == 200,
                      READY_TIMEOUT, message="the API to answer again")
-        elif name in ("novncproxy", "xvpvncproxy"):
-            port = self.proxy_port if name == "novncproxy" else self.xvp_port
+        elif name in PROXY_SCRIPTS:
+            port = self.proxy_ports[name]
             wait_for(lambda: port_accepts("127.0.0.1", port), READY_TIMEOUT,
-                     message="nova-%s to accept connections again" % name)
+                     message="%s to accept connections again" % PROXY_SCRIPTS[name])
         else:
             process.wait_for_log(wait_pattern or r"Serving RPC topic")
 
@@ -709,8 +740,9 @@ class Deployment:
 
     def logs_report(self, lines=60):
         """The tail of every process' log, for a failure report."""
-        parts = ["%s in %s (API :%d, noVNC proxy :%d, XVP proxy :%d, %s)" % (
-            self.label, self.workdir, self.api_port, self.proxy_port, self.xvp_port,
+        parts = ["%s in %s (API :%d, %s, %s)" % (
+            self.label, self.workdir, self.api_port,
+            ", ".join("%s :%d" % (name, self.proxy_ports[name]) for name in self.proxies),
             self.database_url)]
         for process in self.processes.values():
             state = ("running" if process.running else "exited with status %s"

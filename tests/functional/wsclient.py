@@ -97,7 +97,9 @@ def _parse_head(head):
 
 class ConsoleConnection:
     """One request to a console proxy; once accepted, a byte stream to the console
-    (WebSocket frames when `framed`, the console's own bytes otherwise)."""
+    (WebSocket frames when `framed`, the console's own bytes otherwise). When the
+    proxy accepted the 'base64' subprotocol, console bytes travel base64-encoded in
+    text frames, each way."""
 
     def __init__(self, sock, status, headers, leftover, framed=True):
         self.sock = sock
@@ -107,6 +109,7 @@ class ConsoleConnection:
         self._frame_buffer = leftover  # raw bytes not yet parsed into frames
         self._data = b""  # payload bytes not yet handed to the caller
         self.closed_by_server = False
+        self.base64 = headers.get("sec-websocket-protocol") == "base64"
 
     # -- opening -------------------------------------------------------------------
 
@@ -246,7 +249,9 @@ class ConsoleConnection:
 
     def send(self, data):
         """Send console bytes (in one binary frame, when framed)."""
-        if self.framed:
+        if self.base64:
+            self._send_frame(OP_TEXT, base64.b64encode(data))
+        elif self.framed:
             self._send_frame(OP_BINARY, data)
         else:
             self.sock.sendall(data)
@@ -259,6 +264,8 @@ class ConsoleConnection:
             opcode, payload = self._read_frame()
             if opcode in (OP_BINARY, OP_CONTINUATION):
                 self._data += payload
+            elif opcode == OP_TEXT and self.base64:
+                self._data += base64.b64decode(payload, validate=True)
             elif opcode == OP_TEXT:
                 raise AssertionError("the proxy sent a text frame: %r" % payload[:100])
             elif opcode == OP_PING:

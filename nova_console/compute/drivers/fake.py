@@ -4,6 +4,8 @@ For unit and functional tests and all-in-one demos. Every spawned instance
 is "running" at once and owns a real RFB server (``fake_display``) on
 ``[vnc] server_listen``, whose screen shows the instance name in large
 letters: whoever opens a console can see which instance they were given.
+It also gives that server as its MKS console, only to prove the MKS path (API,
+token, console URL, token lookup): a WebMKS client would find RFB there.
 """
 import threading
 
@@ -67,6 +69,9 @@ class FakeDriver(base.ComputeDriver):
         display = self._display(instance)
         return base.ConsoleEndpoint(host=CONF.vnc.server_proxyclient_address,
                                     port=display.port)
+
+    def get_mks_console(self, instance):
+        return self.get_vnc_console(instance)
 
     def _display(self, instance):
         with self._lock:

@@ -478,3 +478,23 @@ def test_cleanup_host_stops_every_instance(driver):
     for port in ports:
         with pytest.raises(ConnectionRefusedError):
             socket.create_connection((HOST, port), timeout=1.0)
+
+
+def test_the_fake_driver_proves_the_mks_path_with_its_display(conf):
+    from nova_console.compute import manager as compute_manager
+    from tests.unit.fakes import RecordingAPI, raises_expected
+
+    conf.set_override("enabled", True, group="mks")
+    conf.set_override("mksproxy_base_url", "https://mks.example:6090/", group="mks")
+    driver = fake.FakeDriver()
+    manager = compute_manager.ComputeManager("h1", driver, api=RecordingAPI())
+    instance = {"uuid": "0d4b4c47-1b5a-4a4e-9e53-6f1a2bd0a6f3", "name": "vm", "host": "h1"}
+    manager.build_and_run_instance(None, instance)
+    try:
+        info = manager.get_mks_console(None, instance, "webmks")
+        assert info["port"] == driver.get_vnc_console(instance).port
+        assert info["access_url"] == "https://mks.example:6090/?token=" + info["token"]
+        with raises_expected(exception.ConsoleTypeUnavailable):
+            manager.get_spice_console(None, instance, "spice-html5")
+    finally:
+        driver.cleanup_host("h1")
