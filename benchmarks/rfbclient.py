@@ -24,29 +24,32 @@ FRAMEBUFFER_UPDATE_REQUEST = 3
 MESSAGE_BYTES = 64 * 1024
 
 
-def mask_frame(payload, key=None):
-    """A final binary client frame (masked, as RFC 6455 requires of clients)."""
+def mask_frame(payload, key=None, opcode=0x2):
+    """A final client frame, binary unless `opcode` says otherwise (masked, as RFC 6455
+    requires of clients)."""
     key = key or os.urandom(4)
     size = len(payload)
+    first = 0x80 | opcode
     if size < 126:
-        header = struct.pack("!BB", 0x82, 0x80 | size)
+        header = struct.pack("!BB", first, 0x80 | size)
     elif size < 65536:
-        header = struct.pack("!BBH", 0x82, 0x80 | 126, size)
+        header = struct.pack("!BBH", first, 0x80 | 126, size)
     else:
-        header = struct.pack("!BBQ", 0x82, 0x80 | 127, size)
+        header = struct.pack("!BBQ", first, 0x80 | 127, size)
     stream = (key * (size // 4 + 1))[:size]
     masked = (int.from_bytes(payload, "big") ^ int.from_bytes(stream, "big")).to_bytes(size, "big")
     return header + key + masked
 
 
-def upgrade_request(url, origin=None):
+def upgrade_request(url, origin=None, protocol="binary"):
     parts = urllib.parse.urlsplit(url)
     path = (parts.path or "/") + ("?" + parts.query if parts.query else "")
     key = base64.b64encode(os.urandom(16)).decode()
     return ("GET %s HTTP/1.1\r\nHost: %s\r\nOrigin: %s\r\nUpgrade: websocket\r\n"
             "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"
-            "Sec-WebSocket-Protocol: binary\r\n\r\n"
-            % (path, parts.netloc, origin or "http://" + parts.netloc, key)).encode()
+            "Sec-WebSocket-Protocol: %s\r\n\r\n"
+            % (path, parts.netloc, origin or "http://" + parts.netloc, key,
+               protocol)).encode()
 
 
 class Session:

@@ -39,6 +39,7 @@ REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
 import rfbclient  # noqa: E402
+import serialclient  # noqa: E402
 import stack  # noqa: E402
 
 
@@ -177,15 +178,34 @@ def start_xvp_proxy(processes, deployment, workers):
     return process
 
 
-def start_tcp_relay(processes, rfb_port):
-    """tcp_relay.py in front of the RFB server: the reference for one bare relay hop."""
-    process = processes.start("tcp-relay", [sys.executable, os.path.join(HERE, "tcp_relay.py"),
-                                            "0", "127.0.0.1", str(rfb_port)],
-                              stdout=subprocess.PIPE)
+def start_tcp_relay(processes, rfb_port, name="tcp-relay"):
+    """tcp_relay.py in front of the RFB server (or another port): the reference for
+    one bare relay hop."""
+    return _start_listening(processes, name, [os.path.join(HERE, "tcp_relay.py"), "0",
+                                              "127.0.0.1", str(rfb_port)])
+
+
+def start_serial_echo(processes):
+    """serialclient.py's echo server: the bench server's serial port."""
+    return _start_listening(processes, "serial-echo",
+                            [os.path.join(HERE, "serialclient.py"), "echo-server"])
+
+
+def _start_listening(processes, name, argv):
+    """A helper that prints "LISTENING <port>" once it listens; (process, port)."""
+    process = processes.start(name, [sys.executable, *argv], stdout=subprocess.PIPE)
     line = process.stdout.readline().decode().split()
     if not line or line[0] != "LISTENING":
-        raise RuntimeError("tcp_relay.py did not start")
+        raise RuntimeError("%s did not start" % name)
     return process, int(line[1])
+
+
+def start_serial_proxy(processes, deployment, workers):
+    process = processes.start("nova-serialproxy", deployment.serial_command(workers),
+                              shell=True)
+    if not stack.wait_listening(deployment.serial_proxy_port, process):
+        raise RuntimeError("nova-serialproxy did not start")
+    return process
 
 
 def interleaved(args, targets, measure):
@@ -255,6 +275,25 @@ def measure_xvp(args, deployment, relay_port):
         "client_to_server": interleaved(args, targets, lambda target: (
             rfbclient.client_to_server_throughput(seconds=args.c2s_seconds, **target)["MBps"])),
     }
+
+
+def measure_serial(args, deployment, relay_port):
+    """nova-serialproxy ('binary' and 'base64') beside the bare relay and direct TCP, to
+    the echo server, in interleaved rounds: keystroke echo latency, then a large paste
+    echoed back."""
+    def serial_url():
+        return deployment.console_url("serial")
+
+    targets = {
+        "direct": lambda: {"tcp": ("127.0.0.1", deployment.serial_port)},
+        "bare relay": lambda: {"tcp": ("127.0.0.1", relay_port)},
+        "binary": lambda: {"url": serial_url(), "protocol": "binary"},
+        "base64": lambda: {"url": serial_url(), "protocol": "base64"}}
+    latency = {name: serialclient.echo_latency(count=args.latency_n, **target())
+               for name, target in targets.items()}
+    return {"latency": latency,
+            "paste": interleaved(args, targets, lambda target: serialclient.paste_throughput(
+                seconds=args.c2s_seconds, **target)["MBps"])}
 
 
 def measure_idle_sessions(args, deployment, processes, proxy):
@@ -419,6 +458,22 @@ def table(peers, extra, args, meta):
             "in the same rounds" % arrow, "–",
             "%s; bare relay %s" % (share(rounds, "xvp"), share(rounds, "bare relay")), "-",
             "100 %% (%s MB/s)" % fmt(rounds.get("direct", {}).get("MBps"), 0), None)
+    serial = extra.get("serial", {})
+    latency = serial.get("latency", {})
+
+    def echo(name):
+        return "%s / %s ms" % (fmt(latency.get(name, {}).get("median_ms"), 2),
+                               fmt(latency.get(name, {}).get("p99_ms"), 2))
+
+    row("nova-serialproxy, keystroke echo round trip, median / p99 (binary; base64; bare "
+        "relay)", "–", "%s; base64 %s; bare relay %s" % (echo("binary"), echo("base64"),
+                                                         echo("bare relay")),
+        "-", echo("direct"), None)
+    paste = serial.get("paste", {})
+    row("nova-serialproxy, a large paste echoed back (16 KiB messages), binary; base64; "
+        "bare relay", "–", "%s; base64 %s; bare relay %s" % (
+            share(paste, "binary"), share(paste, "base64"), share(paste, "bare relay")), "-",
+        "100 %% (%s MB/s)" % fmt(paste.get("direct", {}).get("MBps"), 0), None)
     url = extra.get("console_url", {})
     row("console URL issued by the API (two RPC hops), median / p99", "≤ 15 ms median",
         "%s / %s ms" % (fmt(url.get("median_ms"), 2), fmt(url.get("p99_ms"), 2)), "-", "-",
@@ -483,9 +538,10 @@ def main():
             "cpu": next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
                          if line.startswith("model name")), platform.machine()),
             "load_start": open("/proc/loadavg").read().split()[0], "workdir": workdir}
-    deployment = stack.Stack(os.path.join(workdir, "deployment"), stack.free_port(),
-                             stack.free_port())
     processes = Processes(workdir)
+    serial_echo, serial_echo_port = start_serial_echo(processes)
+    deployment = stack.Stack(os.path.join(workdir, "deployment"), stack.free_port(),
+                             stack.free_port(), serial_port=serial_echo_port)
     extra = {}
     try:
         log("starting the deployment (RabbitMQ vhost %s)" % deployment.vhost)
@@ -517,11 +573,17 @@ def main():
         xvp_proxy = start_xvp_proxy(processes, deployment, args.workers)
         extra["xvp"] = measure_xvp(args, deployment, relay_port)
         processes.stop(xvp_proxy)
+        log("nova-serialproxy, binary and base64, beside the bare relay")
+        serial_relay, serial_relay_port = start_tcp_relay(processes, deployment.serial_port,
+                                                          name="serial-relay")
+        serial_proxy = start_serial_proxy(processes, deployment, args.workers)
+        extra["serial"] = measure_serial(args, deployment, serial_relay_port)
+        processes.stop(serial_proxy)
         processes.stop(proxy)
         log("idle sessions: %d through one fresh proxy process" % args.idle_sessions)
         proxy = start_proxy(processes, deployment, 1)
         extra["idle"] = measure_idle_sessions(args, deployment, processes, proxy)
-        del rfb, websockify, relay
+        del rfb, websockify, relay, serial_relay, serial_echo
     finally:
         processes.stop_all()
         deployment.stop()

@@ -7,6 +7,7 @@ the benchmark's VNC server.
     token = stack.issue_token()    # REST os-getVNCConsole: API -> compute -> consoleauth
     stack.proxy_command()          # the nova-novncproxy command line (the driver starts it)
     stack.xvp_command()            # the same for nova-xvpvncproxy; issue_token("xvpvnc")
+    stack.serial_command()         # nova-serialproxy, to serial_port; issue_token("serial")
     stack.stop()                   # SIGTERM each process by its PID, vhost deleted
 
 Only the standard library: the driver runs in whatever Python starts it.
@@ -59,11 +60,14 @@ def token_from_url(url):
 
 class Stack:
     def __init__(self, workdir, rfb_port, proxy_port, bin_dir=None, rfb_host="127.0.0.1",
-                 xvp_port=None):
+                 xvp_port=None, serial_port=None):
+        """serial_port: the bench server's serial console (an echo server's port)."""
         self.workdir = os.path.abspath(workdir)
         self.rfb_host, self.rfb_port = rfb_host, rfb_port
         self.proxy_port = proxy_port
         self.xvp_port = xvp_port or free_port()
+        self.serial_proxy_port = free_port()
+        self.serial_port = serial_port or free_port()
         self.bin_dir = bin_dir or os.path.dirname(sys.executable)
         self.api_port = free_port()
         self.vhost = "nova-console-bench-%s" % secrets.token_hex(4)
@@ -92,6 +96,7 @@ class Stack:
                 "transport_url": "rabbit://guest:guest@%s:%d/%s" % (RABBIT + (self.vhost,)),
                 "state": state, "web": web, "api_port": self.api_port,
                 "proxy_port": self.proxy_port, "xvp_port": self.xvp_port,
+                "serial_proxy_port": self.serial_proxy_port, "serial_port": self.serial_port,
                 "rfb_host": self.rfb_host,
                 "rfb_port": self.rfb_port,
                 "cert": os.path.join(self.workdir, "no-cert.pem")})
@@ -133,6 +138,9 @@ class Stack:
 
     def xvp_command(self, workers=1):
         return self.proxy_command(workers, script="nova-xvpvncproxy")
+
+    def serial_command(self, workers=1):
+        return self.proxy_command(workers, script="nova-serialproxy")
 
     def stop(self):
         for name, process in reversed(list(self.processes.items())):
@@ -181,7 +189,8 @@ class Stack:
             time.sleep(0.1)
 
     def console_url(self, console_type="novnc"):
-        body = {"remote_console": {"protocol": "vnc", "type": console_type}}
+        protocol = "serial" if console_type == "serial" else "vnc"
+        body = {"remote_console": {"protocol": protocol, "type": console_type}}
         return self.api("POST", "/servers/%s/remote-consoles" % self.server_id,
                         body)["remote_console"]["url"]
 
@@ -219,7 +228,14 @@ xvpvncproxy_host = 127.0.0.1
 xvpvncproxy_port = %(xvp_port)s
 xvpvncproxy_base_url = http://127.0.0.1:%(xvp_port)s/console
 
+[serial_console]
+enabled = true
+serialproxy_host = 127.0.0.1
+serialproxy_port = %(serial_proxy_port)s
+base_url = ws://127.0.0.1:%(serial_proxy_port)s/
+
 [static_consoles]
 endpoints = bench:%(rfb_host)s:%(rfb_port)s
+serial_endpoints = bench:127.0.0.1:%(serial_port)s
 reachability_timeout = 0
 """

@@ -11,6 +11,11 @@ static_consoles_opts = [
                      "e.g. 'bmc-rack1-07:10.1.0.7:5900,lab-kvm:[fd00::9]:5901'. Creating a "
                      "server with one of these names adopts that console server; any other "
                      "name fails to build."),
+    cfg.DictOpt("serial_endpoints", default={},
+                help="Serial consoles of the same machines (raw TCP: a terminal server's "
+                     "port, a BMC's serial-over-LAN gateway), as name:host:port items with "
+                     "the names of 'endpoints'. A machine without one has no serial "
+                     "console (its serial console requests get 400)."),
     cfg.FloatOpt("reachability_timeout", default=5.0, min=0,
                  help="Seconds a new server's console server has to accept a TCP "
                       "connection before the build fails (0: do not check)."),

@@ -6,7 +6,8 @@ behind a VNC gateway. With ``compute_driver = static`` a compute host hands such
 consoles out exactly like an instance's, through the same API, tokens, proxy and
 port validation:
 
-* ``[static_consoles] endpoints`` names them, ``name:host:port`` each.
+* ``[static_consoles] endpoints`` names them, ``name:host:port`` each;
+  ``serial_endpoints`` gives, by the same names, their serial consoles (raw TCP).
 * Creating a server with one of those names *adopts* the console server: nothing
   is started, the build only checks that it accepts TCP connections. Any other
   name fails to build, with the reason in the server's fault.
@@ -67,15 +68,16 @@ class StaticConsoleDriver(base.ComputeDriver):
         LOG.info("Static console driver: %d configured console(s), %d adopted",
                  len(CONF.static_consoles.endpoints), len(self._adopted))
 
-    def _endpoint_for_name(self, name):
-        value = CONF.static_consoles.endpoints.get(name)
+    @staticmethod
+    def _endpoint_for_name(name, option="endpoints"):
+        value = getattr(CONF.static_consoles, option).get(name)
         if value is None:
             return None
         try:
             return parse_endpoint(value)
         except ValueError as exc:
             raise exception.NovaConsoleException(
-                "[static_consoles] endpoints entry %s is invalid: %s" % (name, exc))
+                "[static_consoles] %s entry %s is invalid: %s" % (option, name, exc))
 
     def _save(self):
         if self._state_file is None:
@@ -125,6 +127,15 @@ class StaticConsoleDriver(base.ComputeDriver):
         endpoint = self._endpoint_for_name(self._name(instance))
         if endpoint is None:  # removed from the configuration since it was adopted
             raise exception.InstanceNotFound(instance_id=instance["uuid"])
+        return endpoint
+
+    def get_serial_console(self, instance):
+        name = self._name(instance)
+        endpoint = self._endpoint_for_name(name, "serial_endpoints")
+        if endpoint is None:
+            raise exception.ConsoleTypeUnavailable(
+                "Unavailable console type serial: %s has no entry in [static_consoles] "
+                "serial_endpoints." % name, console_type="serial")
         return endpoint
 
     def _name(self, instance):

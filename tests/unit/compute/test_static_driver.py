@@ -24,6 +24,7 @@ def driver(tmp_path, console_server):
     CONF.set_override("state_path", str(tmp_path))
     CONF.set_override("endpoints", {"bmc-7": "127.0.0.1:%d" % console_server,
                                     "v6": "[::1]:5901"}, group="static_consoles")
+    CONF.set_override("serial_endpoints", {"bmc-7": "10.9.0.7:7001"}, group="static_consoles")
     CONF.set_override("reachability_timeout", 1.0, group="static_consoles")
     driver = static.StaticConsoleDriver()
     driver.init_host("host-1")
@@ -31,6 +32,21 @@ def driver(tmp_path, console_server):
     CONF.clear_override("state_path")
     CONF.clear_override("endpoints", group="static_consoles")
     CONF.clear_override("reachability_timeout", group="static_consoles")
+    CONF.clear_override("serial_endpoints", group="static_consoles")
+
+
+def test_a_machine_with_a_serial_endpoint_has_a_serial_console(driver):
+    driver.spawn({"uuid": "u-1", "name": "bmc-7"})
+    assert driver.get_serial_console({"uuid": "u-1"}) == base.ConsoleEndpoint(
+        host="10.9.0.7", port=7001)
+
+
+def test_a_machine_without_one_has_none(driver):
+    CONF.set_override("reachability_timeout", 0, group="static_consoles")
+    driver.spawn({"uuid": "u-2", "name": "v6"})
+    with pytest.raises(exception.ConsoleTypeUnavailable) as raised:
+        driver.get_serial_console({"uuid": "u-2"})
+    assert "v6 has no entry in [static_consoles] serial_endpoints" in raised.value.message
 
 
 def test_adopts_a_configured_console_and_hands_it_out(driver, console_server):
