@@ -7,13 +7,13 @@ client, each a plain loop of "wait until readable, borrow a buffer (or a pipe),
 read, write it all, give it back".
 
 The client side's framing (framing.py) says only what differs: the header in
-front of each chunk to the client (a WebSocket frame header, or nothing), the
-decoder of the client's bytes (a WebSocket frame reader, or none: the bytes are
-the console's), and the goodbye (a close frame, or nothing). The byte path is
-lean on purpose (the proxy moves whole screens per second):
+front of each chunk to the client (a frame header, or nothing) or, for base64,
+the whole frame; the reader and decoder of the client's bytes (none for a raw
+client); the goodbye (a close frame, or nothing). The byte path is lean on
+purpose (the proxy moves whole screens per second):
 
-* Large reads (READ_SIZE, buffers.py) straight into a pooled buffer (recv_into, no bytes
-  object per read); an idle session holds no buffer at all.
+* Large reads (buffers.READ_SIZE) straight into a pooled buffer (recv_into, no
+  bytes object per read); an idle session holds no buffer at all.
 * Console -> client, on Linux with plain (non-TLS) sockets, the bytes never
   enter the process: splice() moves them from the console socket into a pipe
   borrowed from a pool, the chunk's header is sent (MSG_MORE, so it leaves in
@@ -21,11 +21,9 @@ lean on purpose (the proxy moves whole screens per second):
   client socket. Elsewhere (TLS, other systems): the header is written into
   room kept in front of the bytes read, and both leave in one send: no copy,
   no join.
-* A raw client's bytes (client -> console, nothing to decode) are copied, in
-  reads that grow to STREAM_READ_SIZE while the client keeps its socket
-  full: measured on loopback, that moved about 1.5 times the bytes per second
-  splice() did in that direction (the bare relay of benchmarks/ copies that way
-  too).
+* A raw client's bytes (client -> console) are copied, in reads that grow to
+  STREAM_READ_SIZE while the client keeps its socket full: on loopback that
+  moved ~1.5 times what splice() did in that direction.
 * A WebSocket client's frames are parsed where they were read, and their
   payloads unmasked straight into the second half of the same lent buffer,
   joined, so many frames become one write to the console server. A client
@@ -40,11 +38,10 @@ Pings are answered, a close is echoed. Every write to the client (data, pong,
 goodbye) takes the client stream's write lock, so frames never interleave.
 
 When either side goes away, the other is told (the framing's goodbye) and both
-sockets are shut down at once, which wakes the other direction. The client's
-socket is only shut down for writing at first, and what the client still sends
-is read and dropped for up to CLOSE_TIMEOUT (a "lingering close"): closing a
-socket with unread bytes would reset the connection, and a reset can destroy
-the goodbye before the client read it.
+sockets are shut down, which wakes the other direction. The client's socket is
+first shut down for writing only, and what it still sends is dropped for up to
+CLOSE_TIMEOUT (a "lingering close"): closing with unread bytes would reset the
+connection, which can destroy the goodbye before the client read it.
 """
 import contextlib
 import os

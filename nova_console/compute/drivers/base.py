@@ -17,8 +17,10 @@ Errors, which reach the REST API as Nova's status codes:
 
 - ``exception.InstanceNotFound`` (404): the driver does not know the instance
   (never spawned here, destroyed, or gone before this service started).
-- ``exception.NotImplementedByDriver`` (501): the driver cannot give this kind
-  of console or action at all (what ``ComputeDriver`` does by default).
+- ``exception.NotImplementedByDriver``: the driver cannot give this kind of
+  console or action at all (what ``ComputeDriver`` does by default). For an
+  action the API answers 501; for a console, 400 "Unavailable console type"
+  with this message (the user asked for a type this server does not have).
 - ``exception.ConsoleTypeUnavailable`` (400): the driver can, but the operator
   turned that console off (e.g. ``[serial_console] enabled = False``).
 - ``exception.InstanceNotRunning`` (409): the instance is known but its guest
