@@ -9,7 +9,7 @@ serial_console_group = cfg.OptGroup(
     help="Serial consoles of instances, reached through the nova-serialproxy service.")
 
 serial_console_opts = [
-    cfg.BoolOpt("enabled", default=True,
+    cfg.BoolOpt("enabled", default=False,
                 help="Give instances a serial console: each instance's first serial port "
                      "becomes a TCP server on the compute host, reached by users through "
                      "nova-serialproxy."),

@@ -539,6 +539,7 @@ class Deployment:
                 "html5proxy_port": self.spice_port,
             },
             "serial_console": {
+                "enabled": "true",
                 "base_url": self.serial_base_url,
                 "serialproxy_host": "127.0.0.1",
                 "serialproxy_port": self.serial_port,

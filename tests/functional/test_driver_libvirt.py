@@ -159,6 +159,7 @@ def libvirt_host(libvirtd, conf, tmp_path):
     conf.set_override("server_listen", LISTEN, group="vnc")
     conf.set_override("server_proxyclient_address", LISTEN, group="vnc")
     conf.set_override("proxyclient_address", LISTEN, group="serial_console")
+    conf.set_override("enabled", True, group="serial_console")
     # Below the qemu driver tests' ranges and the ephemeral ports, above libvirt's VNC ports.
     serial_min = random.randrange(12000, 20000, RANGE_SIZE)
     conf.set_override("port_range", "%d:%d" % (serial_min, serial_min + RANGE_SIZE - 1),

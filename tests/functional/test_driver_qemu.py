@@ -38,6 +38,7 @@ def qemu_host(conf, tmp_path):
     conf.set_override("server_listen", LISTEN, group="vnc")
     conf.set_override("server_proxyclient_address", LISTEN, group="vnc")
     conf.set_override("proxyclient_address", LISTEN, group="serial_console")
+    conf.set_override("enabled", True, group="serial_console")
     vnc_min = random.randrange(20000, 26000, RANGE_SIZE)
     serial_min = random.randrange(26000, 32000, RANGE_SIZE)
     conf.set_override("vnc_port_range", "%d:%d" % (vnc_min, vnc_min + RANGE_SIZE - 1),

@@ -47,3 +47,12 @@ def test_console_urls_carry_the_token_as_each_client_expects(shape, base, expect
     parts = urllib.parse.urlsplit(shape(base, "T"))
     assert urllib.parse.parse_qs(parts.query) == expected
     assert parts.path == urllib.parse.urlsplit(base).path
+
+
+def test_only_vnc_consoles_are_on_by_default_as_in_nova(conf):
+    assert conf.vnc.enabled is True
+    for group in ("spice", "serial_console", "mks"):
+        assert getattr(conf, group).enabled is False, group
+    assert (conf.serial_console.base_url, conf.serial_console.serialproxy_port) == (
+        "ws://127.0.0.1:6083/", 6083)
+    assert conf.mks.mksproxy_base_url == "http://127.0.0.1:6090/"

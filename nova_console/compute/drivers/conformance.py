@@ -44,9 +44,13 @@ import uuid as uuid_mod
 
 import pytest
 
+from nova_console import conf as nc_conf
 from nova_console import exception
 from nova_console.compute.drivers import base
 from nova_console.compute import power_state
+
+CONF = nc_conf.CONF
+
 
 HOST = "conformance-host"
 CONNECT_TIMEOUT = 10.0
@@ -276,9 +280,15 @@ class DriverConformanceTests:
 
     @pytest.fixture
     def conformance(self):
+        """A Harness, with serial consoles turned on ([serial_console] enabled, off by
+        default as in Nova): a driver is checked on every console it can give."""
+        CONF.set_override("enabled", True, group="serial_console")
         harness = Harness(self)
-        yield harness
-        harness.close()
+        try:
+            yield harness
+        finally:
+            harness.close()
+            CONF.clear_override("enabled", group="serial_console")
 
     # -- helpers -------------------------------------------------------------------------
 
