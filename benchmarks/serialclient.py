@@ -11,6 +11,7 @@ is as fast as the machine, so the proxy's own cost shows).
 Only the standard library and rfbclient.py.
 """
 import base64
+import select
 import socket
 import statistics
 import struct
@@ -82,6 +83,10 @@ class SerialSession:
             raise ConnectionError("WebSocket closed by the server: %r" % payload)
         return base64.b64decode(payload) if self.base64 else payload
 
+    def buffered(self):
+        """True if bytes already read wait to be handed out."""
+        return bool(self._buf)
+
     def close(self):
         self.sock.close()
 
@@ -126,7 +131,11 @@ def paste_throughput(seconds=2.0, **target):
         sender = threading.Thread(target=paste, daemon=True)
         sender.start()
         received = 0
-        while not done.is_set() or received < sent[0]:
+        while not (done.is_set() and received >= sent[0]):
+            # Caught up with the sender: wait for its next message, or for its end.
+            if (received >= sent[0] and not session.buffered() and
+                    not select.select([session.sock], [], [], 0.05)[0]):
+                continue
             received += len(session.recv())
         elapsed = time.perf_counter() - started
         sender.join()
