@@ -7,7 +7,13 @@ TOKEN_BYTES = 24
 
 
 def generate_token():
-    return secrets.token_urlsafe(TOKEN_BYTES)
+    """TOKEN_BYTES random bytes, URL-safe base64; never starting with '-', which a
+    command line would take for an option (`openstack console connection show
+    TOKEN`). Redrawing those (1 in 64) keeps every other token equally likely."""
+    while True:
+        token = secrets.token_urlsafe(TOKEN_BYTES)
+        if not token.startswith("-"):
+            return token
 
 
 def hash_token(token):

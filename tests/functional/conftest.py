@@ -132,6 +132,28 @@ def deployments(tmp_path_factory, rabbitmq):
     factory.stop_all()
 
 
+@pytest.fixture
+def booted(cloud):
+    """booted(name) -> id of an ACTIVE server of the module's `cloud` (a qemu compute
+    host) whose guest has written its ready line; deleted after the test."""
+    from tests.functional import test_qemu_console as qemu_tests
+
+    created = []
+
+    def boot(name):
+        server_id = cloud.api.create_server(name)
+        created.append(server_id)
+        cloud.api.wait_for_status(server_id, "ACTIVE")
+        qemu_tests.wait_until_booted(cloud, server_id, name)
+        return server_id
+
+    yield boot
+    for server_id in created:
+        cloud.api.request("DELETE", "/v2.1/servers/%s" % server_id)
+    for server_id in created:
+        cloud.api.wait_for_deleted(server_id)
+
+
 @pytest.fixture(autouse=True)
 def _services_stay_up():
     """After each test, every service that should run still runs (none crashed)."""

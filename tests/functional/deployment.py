@@ -62,6 +62,11 @@ def _die_with_parent():
         pass
 
 
+def unique_name(prefix):
+    """A server name no other test of this run uses."""
+    return "%s-%s" % (prefix, secrets.token_hex(3))
+
+
 def free_port():
     """A TCP port nobody listens on right now (the kernel's choice)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:

@@ -5,7 +5,6 @@ instances are real RFB servers that draw their own name, so what a client sees
 proves which instance it was given. Each test names the guarantee it checks.
 """
 import os
-import secrets
 import signal
 import threading
 import time
@@ -21,8 +20,7 @@ from tests.functional import wsclient
 SCREEN_SIZE = (640, 400)
 
 
-def unique_name(prefix):
-    return "%s-%s" % (prefix, secrets.token_hex(3))
+unique_name = deployment_mod.unique_name
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ desktop name in ServerInit, the screen) proves which instance it reached.
 """
 import json
 import os
-import secrets
 import shutil
 import signal
 import time
@@ -26,8 +25,7 @@ pytestmark = pytest.mark.skipif(
     reason="needs qemu-system-x86_64 and nasm (apt-get install qemu-system-x86 nasm)")
 
 
-def unique_name(prefix):
-    return "%s-%s" % (prefix, secrets.token_hex(3))
+unique_name = deployment_mod.unique_name
 
 
 def ready_line(name):

@@ -29,8 +29,7 @@ pytestmark = pytest.mark.skipif(
     reason="needs qemu-system-x86_64 and nasm (apt-get install qemu-system-x86 nasm)")
 
 
-def unique_name(prefix):
-    return "%s-%s" % (prefix, secrets.token_hex(3))
+unique_name = deployment_mod.unique_name
 
 
 @pytest.fixture(scope="module")
@@ -42,25 +41,6 @@ def cloud(module_deployments):
         proxies=tuple(deployment_mod.PROXY_SCRIPTS),
         conf={"DEFAULT": {"compute_driver": "qemu"}, "spice": {"enabled": "true"},
               "serial_console": {"enabled": "true"}, "mks": {"enabled": "true"}})
-
-
-@pytest.fixture
-def booted(cloud):
-    """booted(name) -> id of an ACTIVE server whose guest has written its ready line."""
-    created = []
-
-    def boot(name):
-        server_id = cloud.api.create_server(name)
-        created.append(server_id)
-        cloud.api.wait_for_status(server_id, "ACTIVE")
-        qemu_tests.wait_until_booted(cloud, server_id, name)
-        return server_id
-
-    yield boot
-    for server_id in created:
-        cloud.api.request("DELETE", "/v2.1/servers/%s" % server_id)
-    for server_id in created:
-        cloud.api.wait_for_deleted(server_id)
 
 
 def console_url(cloud, server_id, action, console_type):

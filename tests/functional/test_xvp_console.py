@@ -7,7 +7,6 @@ real RFB client (vncdotool) goes through the same CONNECT by a local forwarder.
 What they read is compared with what QEMU's own VNC server gives directly.
 """
 import os
-import secrets
 import shutil
 import socket
 import subprocess
@@ -28,8 +27,7 @@ pytestmark = pytest.mark.skipif(
     reason="needs qemu-system-x86_64 and nasm (apt-get install qemu-system-x86 nasm)")
 
 
-def unique_name(prefix):
-    return "%s-%s" % (prefix, secrets.token_hex(3))
+unique_name = deployment_mod.unique_name
 
 
 @pytest.fixture(scope="module")
@@ -37,25 +35,6 @@ def cloud(module_deployments):
     """API, one qemu compute host, consoleauth, both proxies; SQLite."""
     return module_deployments(label="xvp", compute_hosts=(HOST,),
                               conf={"DEFAULT": {"compute_driver": "qemu"}})
-
-
-@pytest.fixture
-def booted(cloud):
-    """booted(name) -> id of an ACTIVE server whose guest has drawn its screen."""
-    created = []
-
-    def boot(name):
-        server_id = cloud.api.create_server(name)
-        created.append(server_id)
-        cloud.api.wait_for_status(server_id, "ACTIVE")
-        qemu_tests.wait_until_booted(cloud, server_id, name)
-        return server_id
-
-    yield boot
-    for server_id in created:
-        cloud.api.request("DELETE", "/v2.1/servers/%s" % server_id)
-    for server_id in created:
-        cloud.api.wait_for_deleted(server_id)
 
 
 def direct_screen(cloud, server_id):

@@ -15,3 +15,9 @@ def test_mask_token_hides_the_token():
     assert token not in masked and token[:6] not in masked
     assert masked == utils.mask_token(token)
     assert utils.mask_token(None) == "<none>"
+
+
+def test_tokens_never_start_with_a_dash_a_command_line_would_take_for_an_option(monkeypatch):
+    draws = iter(["-first", "_second"])
+    monkeypatch.setattr(utils.secrets, "token_urlsafe", lambda size: next(draws))
+    assert utils.generate_token() == "_second"

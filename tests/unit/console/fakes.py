@@ -211,6 +211,17 @@ def echo(conn, backend):
         conn.sendall(data)
 
 
+def recording_echo(conn, backend):
+    """echo, keeping what it received in backend.requests (a serial port whose guest
+    echoes, a SPICE server that answers in kind)."""
+    while True:
+        data = conn.recv(65536)
+        if not data:
+            return
+        backend.requests.append(data)
+        conn.sendall(data)
+
+
 def greet_then_echo(greeting):
     def handler(conn, backend):
         conn.sendall(greeting)

@@ -12,19 +12,10 @@ from . import fakes
 from .conftest import wait_for
 
 
-def recording_echo(conn, backend):
-    """A serial port whose guest echoes: what it receives is kept in backend.requests."""
-    while True:
-        data = conn.recv(65536)
-        if not data:
-            return
-        backend.requests.append(data)
-        conn.sendall(data)
-
 
 @pytest.fixture
 def serial_proxy(make_harness):
-    return make_harness(recording_echo, proxy=serial)
+    return make_harness(fakes.recording_echo, proxy=serial)
 
 
 def serial_token(harness, **info):
@@ -102,10 +93,10 @@ def test_a_token_of_another_console_type_is_refused(serial_proxy):
 
 def test_a_dashboard_on_another_host_needs_allowed_origins(make_harness):
     dashboard = "https://dashboard.example.com"
-    closed = make_harness(recording_echo, proxy=serial)
+    closed = make_harness(fakes.recording_echo, proxy=serial)
     _, refused = open_serial(closed, origin=dashboard)
     assert refused.status == 403 and closed.backend.connections == 0
-    opened = make_harness(recording_echo, proxy=serial,
+    opened = make_harness(fakes.recording_echo, proxy=serial,
                           allowed_origins=("dashboard.example.com",))
     client = opened.client()
     answer = client.handshake("/?token=%s" % serial_token(

@@ -16,14 +16,6 @@ SPICE_LINK = b"REDQ\x02\x00\x00\x00\x02\x00\x00\x00"  # a link message's start
 CHANNELS = ("main", "display", "inputs", "cursor")
 
 
-def recording_echo(conn, backend):
-    while True:
-        data = conn.recv(65536)
-        if not data:
-            return
-        backend.requests.append(data)
-        conn.sendall(data)
-
 
 @pytest.fixture
 def spice_root(tmp_path):
@@ -35,7 +27,7 @@ def spice_root(tmp_path):
 
 @pytest.fixture
 def spice_proxy(make_harness, spice_root):
-    return make_harness(recording_echo, proxy=spicehtml5, web_root=str(spice_root))
+    return make_harness(fakes.recording_echo, proxy=spicehtml5, web_root=str(spice_root))
 
 
 def spice_token(harness):
