@@ -27,6 +27,7 @@ import threading
 import time
 import urllib.parse
 
+import pytest
 import requests
 
 from nova_console.compute.drivers.conformance import wait_for
@@ -60,6 +61,13 @@ def _die_with_parent():
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     except Exception:
         pass
+
+
+# The mark of the test modules that boot QEMU guests (the qemu driver builds its guest
+# with nasm).
+NEEDS_QEMU = pytest.mark.skipif(
+    shutil.which("qemu-system-x86_64") is None or shutil.which("nasm") is None,
+    reason="needs qemu-system-x86_64 and nasm (apt-get install qemu-system-x86 nasm)")
 
 
 def unique_name(prefix):

@@ -8,7 +8,6 @@ desktop name in ServerInit, the screen) proves which instance it reached.
 """
 import json
 import os
-import shutil
 import signal
 import time
 
@@ -20,9 +19,7 @@ from tests.functional import wsclient
 HOST = "compute-1"
 BOOT_TIMEOUT = 20.0
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("qemu-system-x86_64") is None or shutil.which("nasm") is None,
-    reason="needs qemu-system-x86_64 and nasm (apt-get install qemu-system-x86 nasm)")
+pytestmark = deployment_mod.NEEDS_QEMU
 
 
 unique_name = deployment_mod.unique_name

@@ -10,7 +10,6 @@ console type.
 import json
 import os
 import secrets
-import shutil
 import subprocess
 import sys
 import time
@@ -24,9 +23,7 @@ from tests.functional import wsclient
 HOST = "compute-1"
 SPICE_WEB = "/usr/share/spice-html5"
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("qemu-system-x86_64") is None or shutil.which("nasm") is None,
-    reason="needs qemu-system-x86_64 and nasm (apt-get install qemu-system-x86 nasm)")
+pytestmark = deployment_mod.NEEDS_QEMU
 
 
 unique_name = deployment_mod.unique_name

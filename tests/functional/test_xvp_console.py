@@ -7,7 +7,6 @@ real RFB client (vncdotool) goes through the same CONNECT by a local forwarder.
 What they read is compared with what QEMU's own VNC server gives directly.
 """
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -22,9 +21,7 @@ from tests.functional import wsclient
 
 HOST = "compute-1"
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("qemu-system-x86_64") is None or shutil.which("nasm") is None,
-    reason="needs qemu-system-x86_64 and nasm (apt-get install qemu-system-x86 nasm)")
+pytestmark = deployment_mod.NEEDS_QEMU
 
 
 unique_name = deployment_mod.unique_name
