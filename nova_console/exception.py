@@ -44,6 +44,10 @@ class InstanceNotFound(NotFound):
     msg_fmt = "Instance %(instance_id)s could not be found."
 
 
+class InstanceActionNotFound(NotFound):
+    msg_fmt = "Action for request_id %(request_id)s on instance %(instance_uuid)s not found"
+
+
 class ConsoleTokenNotFound(NotFound):
     msg_fmt = "The token is invalid or has expired."
 

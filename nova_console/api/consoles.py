@@ -9,23 +9,22 @@
     POST /v2.1/servers/{id}/action  {"os-getConsoleOutput": {"length": 50}}    (any version)
         -> 200 {"output": "<the last 50 lines the guest wrote to its serial port>"}
 
-Bodies are checked the way Nova's schemas check them; the console types, their
-actions, protocols and microversions are console_types.py's table
+Bodies are checked with Nova's schemas (schemas.py, built from console_types.py's
+table of console types, their actions, protocols and microversions
 (os-getSPICEConsole, os-getSerialConsole; webmks from 2.8, spice-direct from 2.99).
 RDP, which Nova no longer serves, is a valid request answered 400 with the reason;
 so is a type the server's host has turned off or its driver cannot give. The action
 URL is shared by every server action: those that are not about consoles (reboot) go
 to servers.ServersController.
 """
-import re
-
 from oslo_log import log as logging
 
 from nova_console.api import auth
-from nova_console.api import microversion
 from nova_console.api import policies
 from nova_console.api import policy
+from nova_console.api import schemas
 from nova_console.api import servers
+from nova_console.api import validation
 from nova_console.api import wsgi
 from nova_console import console_types
 from nova_console import exception
@@ -33,18 +32,10 @@ from nova_console import exception
 LOG = logging.getLogger(__name__)
 
 CONSOLE_OUTPUT_ACTION = "os-getConsoleOutput"
-# Nova's schema: an integer of at least -1 (-1: everything), a string of digits, or null.
-CONSOLE_OUTPUT_LENGTH_PATTERN = re.compile(r"-?[0-9]+")
-
-
-def _types_at(req):
-    """The console types remote-consoles takes at the request's microversion."""
-    return [kind for kind in console_types.TYPES
-            if microversion.is_supported(req, kind.min_version)]
 
 
 def _validate_action_body(body):
-    """(action name, its argument) of a server action body: an object with one key."""
+    """The action name of a server action body: an object with one key."""
     if not isinstance(body, dict):
         raise exception.Invalid(message="Malformed request body: an action is a JSON object "
                                         "such as {\"os-getVNCConsole\": {\"type\": "
@@ -52,38 +43,20 @@ def _validate_action_body(body):
     if len(body) != 1:
         raise exception.Invalid(message="Malformed request body: an action body has exactly "
                                         "one key, the action name (got %d)." % len(body))
-    return next(iter(body.items()))
+    return next(iter(body))
 
 
-def _validate_console_output(argument):
+def _console_output_length(req, body):
     """The number of lines os-getConsoleOutput asks for; None for all of them."""
-    wsgi.check_object(argument, CONSOLE_OUTPUT_ACTION, allowed=("length",))
-    length = argument.get("length")
+    length = validation.validate(req, body, schemas.CONSOLE_OUTPUT)[
+        CONSOLE_OUTPUT_ACTION].get("length")
     if length is None:
         return None
-    if isinstance(length, str):
-        if not CONSOLE_OUTPUT_LENGTH_PATTERN.fullmatch(length):
-            raise wsgi.invalid_input("length", length, "%r does not match '^-?[0-9]+$'"
-                                     % (length,))
-        length = int(length)
-    elif isinstance(length, bool) or not isinstance(length, int):
-        raise wsgi.invalid_input("length", length, "%r is not of type 'integer', 'string', "
-                                 "'null'" % (length,))
-    if length < -1:
-        raise wsgi.invalid_input("length", length, "%d is less than the minimum of -1"
-                                 % length)
-    return None if length == -1 else length
-
-
-def _validate_remote_console(req, body):
-    wsgi.check_object(body, None, required=("remote_console",), allowed=("remote_console",))
-    request = wsgi.check_object(body["remote_console"], "remote_console",
-                                required=("protocol", "type"), allowed=("protocol", "type"))
-    kinds = _types_at(req)
-    protocol = wsgi.check_enum(request["protocol"], "protocol",
-                               list(dict.fromkeys(kind.protocol for kind in kinds)))
-    console_type = wsgi.check_enum(request["type"], "type", [kind.name for kind in kinds])
-    return protocol, console_type
+    # A string of digits passes the schema's "minimum", which applies to numbers only.
+    if int(length) < -1:
+        raise validation.invalid_input("length", length, "%s is less than the minimum of -1"
+                                       % length)
+    return None if int(length) == -1 else int(length)
 
 
 class ConsolesController:
@@ -95,30 +68,32 @@ class ConsolesController:
 
     def action(self, req, server_id):
         """POST /servers/{id}/action: the console actions, and the other server actions
-        (handler(req, server_id, argument)); an unknown action is a 400."""
-        action, argument = _validate_action_body(wsgi.read_json_body(req))
+        (handler(req, server_id, body)); an unknown action is a 400."""
+        body = wsgi.read_json_body(req)
+        action = _validate_action_body(body)
         if action in self.server_actions:
-            return self.server_actions[action](req, server_id, argument)
+            return self.server_actions[action](req, server_id, body)
         if action == CONSOLE_OUTPUT_ACTION:
-            return self._console_output(req, server_id, argument)
-        kinds = console_types.for_action(action)
-        if not kinds:
+            return self._console_output(req, server_id, body)
+        if action not in schemas.CONSOLE_ACTIONS:
             raise exception.Invalid(message="There is no such action: %s" % action)
-        wsgi.check_object(argument, action, required=("type",), allowed=("type",))
-        console_type = wsgi.check_enum(argument["type"], "type", [kind.name for kind in kinds])
+        console_type = validation.validate(req, body, schemas.CONSOLE_ACTIONS[action])[
+            action]["type"]
         instance = self._authorized_instance(req, server_id)
         console = self._get_console(req, instance, console_type)
         return wsgi.json_response({"console": {"type": console_type, "url": console["url"]}})
 
-    def _console_output(self, req, server_id, argument):
-        length = _validate_console_output(argument)
+    def _console_output(self, req, server_id, body):
+        length = _console_output_length(req, body)
         instance = self._authorized_instance(req, server_id, policies.CONSOLE_OUTPUT)
         output = self.compute_api.get_console_output(auth.get_context(req), instance, length)
         return wsgi.json_response({"output": output})
 
     def create_remote_console(self, req, server_id):
         """POST /servers/{id}/remote-consoles (microversion >= 2.6)."""
-        protocol, console_type = _validate_remote_console(req, wsgi.read_json_body(req))
+        request = validation.validate(req, wsgi.read_json_body(req),
+                                      schemas.REMOTE_CONSOLE_CREATE)["remote_console"]
+        protocol, console_type = request["protocol"], request["type"]
         instance = self._authorized_instance(req, server_id)
         if console_types.get(console_type).protocol != protocol:
             raise exception.ConsoleTypeInvalid(console_type=console_type)

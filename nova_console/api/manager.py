@@ -24,10 +24,13 @@ def host_view(instance):
 
 
 class APIManager:
-    target = messaging.Target(version="1.1")
+    target = messaging.Target(version="1.2")
 
-    def service_heartbeat(self, context, host, binary):
-        db.service_heartbeat(host, binary, topic=compute.TOPIC)
+    def service_heartbeat(self, context, host, binary, topic=None, hypervisor_type=None):
+        """A service's "I am up". Before 1.2 only compute hosts sent it, without
+        topic and hypervisor_type (the row keeps the driver it last reported)."""
+        db.service_heartbeat(host, binary, topic=topic or compute.TOPIC,
+                             hypervisor_type=hypervisor_type)
 
     def instance_update(self, context, instance_uuid, values, expected_task_state=None):
         """Store a host's report; True if stored, False if the instance is gone or (with

@@ -22,6 +22,13 @@ SERVERS_REBOOT = "os_compute_api:servers:reboot"
 REMOTE_CONSOLES = "os_compute_api:os-remote-consoles"
 CONSOLE_OUTPUT = "os_compute_api:os-console-output"
 CONSOLE_AUTH_TOKENS = "os_compute_api:os-console-auth-tokens"
+SERVICES_LIST = "os_compute_api:os-services:list"
+HYPERVISORS_LIST = "os_compute_api:os-hypervisors:list"
+HYPERVISORS_LIST_DETAIL = "os_compute_api:os-hypervisors:list-detail"
+HYPERVISORS_SHOW = "os_compute_api:os-hypervisors:show"
+INSTANCE_ACTIONS_LIST = "os_compute_api:os-instance-actions:list"
+INSTANCE_ACTIONS_SHOW = "os_compute_api:os-instance-actions:show"
+INSTANCE_ACTIONS_EVENTS = "os_compute_api:os-instance-actions:events"
 
 _SCOPE = ["project"]
 
@@ -78,5 +85,28 @@ console_rules = [
 ]
 
 
+admin_rules = [
+    _api_rule(SERVICES_LIST, ADMIN, "List the services (compute hosts, consoleauth workers) "
+              "and whether they are up.", "GET", "/os-services"),
+    _api_rule(HYPERVISORS_LIST, ADMIN, "List the hypervisors (compute hosts).",
+              "GET", "/os-hypervisors"),
+    _api_rule(HYPERVISORS_LIST_DETAIL, ADMIN, "List the hypervisors with details.",
+              "GET", "/os-hypervisors/detail"),
+    _api_rule(HYPERVISORS_SHOW, ADMIN, "Show a hypervisor.",
+              "GET", "/os-hypervisors/{hypervisor_id}"),
+]
+
+instance_action_rules = [
+    _api_rule(INSTANCE_ACTIONS_LIST, OWNER_OR_ADMIN, "List the actions of a server.",
+              "GET", "/servers/{server_id}/os-instance-actions"),
+    _api_rule(INSTANCE_ACTIONS_SHOW, OWNER_OR_ADMIN, "Show an action of a server.",
+              "GET", "/servers/{server_id}/os-instance-actions/{request_id}"),
+    _api_rule(INSTANCE_ACTIONS_EVENTS, ADMIN, "Show the events of a server action before "
+              "microversion 2.51 (from 2.51 everyone who may see the action sees them).",
+              "GET", "/servers/{server_id}/os-instance-actions/{request_id}"),
+]
+
+
 def list_rules():
-    return base_rules + server_rules + console_rules
+    return (base_rules + server_rules + console_rules + admin_rules
+            + instance_action_rules)

@@ -1,5 +1,7 @@
 """A small path router: templates such as "/v2.1/servers/{server_id}", per-method handlers,
-optional minimum microversions; 404 for an unknown path, 405 (with Allow) for a wrong method.
+optional microversion ranges; 404 for an unknown path (naming the resource when no route
+knows its collection: a Nova API this project does not have), 405 (with Allow) for a
+wrong method, 404 for a route outside its microversion range (as Nova).
 """
 import webob.dec
 
@@ -10,12 +12,17 @@ from nova_console import exception
 
 class Route:
 
-    def __init__(self, method, template, handler, min_version=None):
+    def __init__(self, method, template, handler, min_version=None, max_version=None):
         self.method = method
         self.segments = template.strip("/").split("/")
         self.handler = handler
-        self.min_version = (microversion.APIVersion.parse(min_version)
-                            if min_version else None)
+        self.min_version = microversion.APIVersion.parse(
+            min_version or microversion.MIN_VERSION)
+        self.max_version = microversion.APIVersion.parse(
+            max_version or microversion.MAX_VERSION)
+
+    def serves(self, version):
+        return self.min_version <= version <= self.max_version
 
     def match(self, segments):
         """The path parameters when `segments` fit the template, else None."""
@@ -48,19 +55,19 @@ class Router:
     def __init__(self):
         self.routes = []
 
-    def add(self, method, template, handler, min_version=None):
-        self.routes.append(Route(method, template, handler, min_version))
+    def add(self, method, template, handler, min_version=None, max_version=None):
+        self.routes.append(Route(method, template, handler, min_version, max_version))
 
     def find(self, method, path, version):
         segments = split_path(path)
         allowed = set()
-        too_old = False
+        out_of_range = False
         for route in self.routes:
             params = route.match(segments)
             if params is None:
                 continue
-            if route.min_version is not None and version < route.min_version:
-                too_old = True
+            if not route.serves(version):
+                out_of_range = True
                 continue
             if route.method != method:
                 allowed.add(route.method)
@@ -68,11 +75,22 @@ class Router:
             return route.handler, params
         if allowed:
             raise wsgi.MethodNotAllowed(method=method, allowed=allowed)
-        if too_old:
-            # Nova answers 404 when a route exists only in later microversions.
+        if out_of_range:
+            # Nova answers 404 when a route exists only in other microversions.
             raise exception.NotFound(
                 message="API version %s is not supported on this method." % version)
-        raise exception.NotFound(message="The resource could not be found.")
+        raise self._not_found(segments)
+
+    def _not_found(self, segments):
+        """404; it names the collection when no route has it (/v2.1/os-networks)."""
+        prefixes = {tuple(route.segments[:2]) for route in self.routes}
+        if (len(segments) >= 2 and tuple(segments[:2]) not in prefixes
+                and any(prefix[0] == segments[0] for prefix in prefixes)):
+            return exception.NotFound(
+                message="The resource could not be found: this API does not provide %s "
+                        "(it serves Nova's servers, flavors, images, os-services, "
+                        "os-hypervisors and console calls)." % segments[1])
+        return exception.NotFound(message="The resource could not be found.")
 
     @webob.dec.wsgify
     def __call__(self, req):

@@ -18,22 +18,32 @@ class APIReportsAPI:
         * 1.1 - instance_update takes expected_task_state and returns whether it
                 stored the report.
         * 1.1 - Add get_instances_on_host.
+        * 1.2 - service_heartbeat takes topic and hypervisor_type (consoleauth workers
+                beat too; compute hosts say which driver they run).
 
     Capped at 1.0 ([upgrade_levels] api = 1.0, while an API service still runs 1.0),
     instance_update is sent without expected_task_state (stored unconditionally, as
     1.0 did) and get_instances_on_host answers None: the host skips its state sync.
     """
 
-    VERSION = "1.1"
+    VERSION = "1.2"
 
     def __init__(self):
         target = messaging.Target(topic=api.TOPIC, version="1.0")
         self.client = rpc.get_client(target, version_cap=CONF.upgrade_levels.api)
 
-    def service_heartbeat(self, ctxt, host, binary):
+    def service_heartbeat(self, ctxt, host, binary, topic=None, hypervisor_type=None):
+        """Tell the API `binary` on `host` is up. Capped below 1.2, topic and
+        hypervisor_type are not sent: a 1.1 API stores the beat as a compute host's."""
+        kwargs = {"host": host, "binary": binary}
+        version = "1.0"
+        if self.client.can_send_version("1.2"):
+            version = "1.2"
+            kwargs.update(topic=topic, hypervisor_type=hypervisor_type)
         # cast: a heartbeat that is lost is replaced by the next one.
-        self.client.prepare().cast(ctxt or nc_context.get_admin_context(),
-                                   "service_heartbeat", host=host, binary=binary)
+        self.client.prepare(version=version).cast(ctxt or nc_context.get_admin_context(),
+                                                  "service_heartbeat", **kwargs)
+
 
     def instance_update(self, ctxt, instance_uuid, values, expected_task_state=None):
         """Store what a host reports; with expected_task_state (a list of task states,
@@ -65,3 +75,22 @@ class APIReportsAPI:
         return self.client.prepare(version="1.1", timeout=timeout).call(
             ctxt or nc_context.get_admin_context(), "get_instances_on_host", host=host,
             uuids=list(uuids))
+
+
+class Heartbeat:
+    """A service's periodic heartbeat to the API, for service.PeriodicTask:
+
+        service.PeriodicTask(api_rpcapi.Heartbeat(CONF.host, "nova-consoleauth",
+                                                  consoleauth.TOPIC).report,
+                             CONF.report_interval)
+    """
+
+    def __init__(self, host, binary, topic, api=None):
+        self.host = host
+        self.binary = binary
+        self.topic = topic
+        self.api = api or APIReportsAPI()
+
+    def report(self):
+        self.api.service_heartbeat(None, host=self.host, binary=self.binary,
+                                   topic=self.topic)

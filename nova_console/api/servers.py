@@ -10,8 +10,12 @@ Differences from Nova, on purpose:
 - The create answer has no ``adminPass``: no driver sets a guest password, and a
   password that opens nothing would mislead (Nova omits it too when
   enable_instance_password is off).
-- ``image`` and ``flavor`` are references only ({"id", "links"}): we keep no image or
-  flavor records, so there is nothing to embed (Nova embeds the flavor from 2.47 on).
+- ``flavorRef`` and ``imageRef`` may be left out (Nova requires the flavor): the server
+  gets the first of [api] flavors and of [api] images (api/catalog.py). A reference
+  that is in neither list is a 400 worded as Nova's.
+- One server per request: a min_count or max_count above 1 is a 400.
+- The flavor a server shows (embedded from 2.47, as Nova) is read from [api] flavors;
+  a server whose flavor was removed from there shows its original_name only.
 """
 import datetime
 import hashlib
@@ -19,17 +23,19 @@ import hashlib
 from oslo_utils import strutils
 
 from nova_console.api import auth
+from nova_console.api import microversion
 from nova_console.api import policies
 from nova_console.api import policy
+from nova_console.api import schemas
+from nova_console.api import validation
 from nova_console.api import wsgi
 from nova_console import exception
 from nova_console.compute import task_states
 from nova_console.compute import vm_states
 
-NAME_MAX_LENGTH = 255
-# Nova's reboot schema accepts these spellings.
-REBOOT_TYPES = ("HARD", "Hard", "hard", "SOFT", "Soft", "soft")
-CREATE_OPTIONAL_REFS = ("imageRef", "flavorRef")
+EMBEDDED_FLAVOR_MIN_VERSION = "2.47"
+IMAGE_NOT_FOUND = "Can not find requested image"
+FLAVOR_NOT_FOUND = "Flavor %s could not be found."
 
 # Nova's vm_state -> status ("deleting" is a task state: the server stays ACTIVE).
 STATUS_BY_VM_STATE = {
@@ -68,6 +74,15 @@ def isotime(timestamp):
         "%Y-%m-%dT%H:%M:%SZ")
 
 
+def datetime_text(timestamp):
+    """Nova's text of a database time (os-services updated_at, instance actions'
+    start_time): UTC with microseconds and no zone, e.g. 2012-10-29T13:42:05.000000."""
+    if timestamp is None:
+        return None
+    return datetime.datetime.fromtimestamp(timestamp, tz=datetime.timezone.utc).strftime(
+        "%Y-%m-%dT%H:%M:%S.%f")
+
+
 def host_id(instance):
     """Nova's hostId: the same for servers of one project on one host, opaque otherwise."""
     if not instance["host"]:
@@ -93,7 +108,23 @@ def basic_view(req, instance):
             "links": links(req, "servers", instance["uuid"])}
 
 
-def detail_view(req, instance, show_host):
+def embedded_flavor(flavor_ref, catalog):
+    """The flavor a server shows from 2.47: what it was created with."""
+    flavor = catalog.flavor(flavor_ref) if flavor_ref else None
+    if flavor is None:
+        return {"original_name": flavor_ref} if flavor_ref else {}
+    return {"original_name": flavor.name, "vcpus": flavor.vcpus, "ram": flavor.ram,
+            "disk": flavor.disk, "ephemeral": flavor.ephemeral, "swap": flavor.swap,
+            "extra_specs": dict(flavor.extra_specs)}
+
+
+def _flavor_view(req, instance, catalog):
+    if microversion.is_supported(req, EMBEDDED_FLAVOR_MIN_VERSION):
+        return embedded_flavor(instance["flavor_ref"], catalog)
+    return _reference(req, "flavors", instance["flavor_ref"]) or {}
+
+
+def detail_view(req, instance, show_host, catalog):
     updated_at = instance["updated_at"] or instance["created_at"]
     server = basic_view(req, instance)
     server.update({
@@ -104,7 +135,7 @@ def detail_view(req, instance, show_host):
         "updated": isotime(updated_at),
         "hostId": host_id(instance),
         "image": _reference(req, "images", instance["image_ref"]),
-        "flavor": _reference(req, "flavors", instance["flavor_ref"]) or {},
+        "flavor": _flavor_view(req, instance, catalog),
         "addresses": {},
         "metadata": {},
         "accessIPv4": "",
@@ -124,29 +155,36 @@ def detail_view(req, instance, show_host):
     return server
 
 
-def _validate_create(body):
-    wsgi.check_object(body, None, required=("server",))
-    server = wsgi.check_object(body["server"], "server", required=("name",))
-    name = server["name"]
-    if not isinstance(name, str):
-        raise wsgi.invalid_input("name", name, "%r is not of type 'string'" % (name,))
-    if not 1 <= len(name) <= NAME_MAX_LENGTH:
-        raise wsgi.invalid_input("name", name, "The name must be 1 to %d characters long."
-                                 % NAME_MAX_LENGTH)
-    if name != name.strip() or not name.isprintable():
-        raise wsgi.invalid_input("name", name, "The name must be printable characters and "
-                                 "cannot start or end with whitespace.")
-    refs = {}
-    for key in CREATE_OPTIONAL_REFS:
-        value = server.get(key)
-        if isinstance(value, int) and not isinstance(value, bool):
-            value = str(value)
-        if value is not None and not (isinstance(value, str) and
-                                      0 < len(value) <= NAME_MAX_LENGTH):
-            raise wsgi.invalid_input(key, value, "It must be a non-empty string of at most "
-                                     "%d characters." % NAME_MAX_LENGTH)
-        refs[key] = value
-    return name, refs["imageRef"], refs["flavorRef"]
+def _boot_image_ref(server):
+    """The image of a boot block device mapping (openstackclient names the image there
+    too); None without one. Volumes are refused: there is no block storage here."""
+    ref = None
+    for mapping in server.get("block_device_mapping_v2", ()):
+        if mapping.get("destination_type") == "volume" or mapping.get("source_type") in (
+                "volume", "snapshot"):
+            raise exception.Invalid(message="Block device mapping is invalid: volumes are "
+                                            "not supported by this API.")
+        if mapping.get("source_type") == "image" and str(mapping.get("boot_index")) == "0":
+            ref = mapping.get("uuid")
+    return ref
+
+
+def _validate_create(req, body, catalog):
+    """(name, image id, flavor id) of a valid create body; 400 as Nova words it."""
+    server = validation.validate(req, body, schemas.SERVER_CREATE)["server"]
+    for count in ("min_count", "max_count"):
+        if int(server.get(count, 1)) > 1:
+            raise validation.invalid_input(count, server[count], "Only one server can be "
+                                           "created per request.")
+    flavor_ref = server.get("flavorRef")
+    flavor = catalog.flavor(flavor_ref) if flavor_ref is not None else catalog.default_flavor
+    if flavor is None:
+        raise exception.Invalid(message=FLAVOR_NOT_FOUND % flavor_ref)
+    image_ref = server.get("imageRef") or _boot_image_ref(server)
+    image = catalog.image(image_ref) if image_ref else catalog.default_image
+    if image is None:
+        raise exception.Invalid(message=IMAGE_NOT_FOUND)
+    return server["name"], image.id, flavor.id
 
 
 def _all_tenants(req):
@@ -182,7 +220,8 @@ class ServersController:
                                policies.SERVERS_DETAIL_ALL_TENANTS)
         context = auth.get_context(req)
         return wsgi.json_response({"servers": [
-            detail_view(req, instance, self._may_see_host(context, instance))
+            detail_view(req, instance, self._may_see_host(context, instance),
+                        self.compute_api.catalog)
             for instance in instances]})
 
     def show(self, req, server_id):
@@ -190,7 +229,7 @@ class ServersController:
         instance = self.compute_api.get(context, server_id)
         policy.authorize(context, policies.SERVERS_SHOW, {"project_id": instance["project_id"]})
         return wsgi.json_response({"server": detail_view(
-            req, instance, self._may_see_host(context, instance))})
+            req, instance, self._may_see_host(context, instance), self.compute_api.catalog)})
 
     @staticmethod
     def _may_see_host(context, instance):
@@ -199,7 +238,8 @@ class ServersController:
 
     def create(self, req):
         context = auth.get_context(req)
-        name, image_ref, flavor_ref = _validate_create(wsgi.read_json_body(req))
+        name, image_ref, flavor_ref = _validate_create(req, wsgi.read_json_body(req),
+                                                       self.compute_api.catalog)
         policy.authorize(context, policies.SERVERS_CREATE, {"project_id": context.project_id})
         instance = self.compute_api.create(context, name, image_ref=image_ref,
                                            flavor_ref=flavor_ref)
@@ -209,10 +249,9 @@ class ServersController:
         return wsgi.json_response({"server": server}, status=202,
                                   headers={"Location": server_links[0]["href"]})
 
-    def reboot(self, req, server_id, argument):
+    def reboot(self, req, server_id, body):
         """The 'reboot' server action: {"reboot": {"type": "HARD"|"SOFT"}} -> 202."""
-        wsgi.check_object(argument, "reboot", required=("type",), allowed=("type",))
-        reboot_type = wsgi.check_enum(argument["type"], "type", REBOOT_TYPES).upper()
+        reboot_type = validation.validate(req, body, schemas.REBOOT)["reboot"]["type"].upper()
         context = auth.get_context(req)
         instance = self.compute_api.get(context, server_id)
         policy.authorize(context, policies.SERVERS_REBOOT, {"project_id": instance["project_id"]})

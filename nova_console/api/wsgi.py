@@ -107,36 +107,3 @@ def read_json_body(req):
     except (ValueError, UnicodeDecodeError):
         raise exception.Invalid(
             message="Malformed request body: it is not valid JSON.") from None
-
-
-def invalid_input(attribute, value, problem):
-    """A 400 worded like Nova's JSON-schema errors."""
-    if attribute is None:
-        return exception.Invalid(message=problem)
-    return exception.Invalid(message="Invalid input for field/attribute %s. Value: %s. %s"
-                             % (attribute, value, problem))
-
-
-def check_object(value, attribute, required=(), allowed=None):
-    """`value` must be a JSON object holding `required`; with `allowed`, nothing else."""
-    if not isinstance(value, dict):
-        raise invalid_input(attribute, value, "%r is not of type 'object'" % (value,))
-    for key in required:
-        if key not in value:
-            raise invalid_input(attribute, value, "'%s' is a required property" % key)
-    if allowed is not None:
-        extra = sorted(key for key in value if key not in allowed)
-        if extra:
-            raise invalid_input(attribute, value,
-                                "Additional properties are not allowed (%s %s unexpected)"
-                                % (", ".join(repr(key) for key in extra),
-                                   "was" if len(extra) == 1 else "were"))
-    return value
-
-
-def check_enum(value, attribute, choices):
-    if not isinstance(value, str):
-        raise invalid_input(attribute, value, "%r is not of type 'string'" % (value,))
-    if value not in choices:
-        raise invalid_input(attribute, value, "%r is not one of %r" % (value, list(choices)))
-    return value

@@ -1,7 +1,10 @@
 """What the REST API does with servers and consoles (runs in nova-console-api).
 
 Controllers translate HTTP to these calls; this module holds the rules:
-tenancy, scheduling, state checks, and the two RPC hops of a console request.
+tenancy, scheduling, state checks, the two RPC hops of a console request, the
+instance actions a create, delete or reboot records (Nova's os-instance-actions,
+with the API request's id) and the catalogue of flavors and images servers are
+created from.
 """
 import dataclasses
 import time
@@ -10,6 +13,7 @@ import oslo_messaging as messaging
 from oslo_log import log as logging
 from oslo_utils import uuidutils
 
+from nova_console.api import catalog as catalog_module
 from nova_console.compute import manager as compute_manager
 from nova_console.compute import rpcapi as compute_rpcapi
 from nova_console import conf as nc_conf
@@ -36,12 +40,20 @@ REBOOT_TASK_STATE = {"SOFT": task_states.REBOOTING,
 # The guest's log can be read while it runs and after it stopped (Nova allows both).
 CONSOLE_OUTPUT_VM_STATES = (vm_states.ACTIVE, vm_states.STOPPED)
 
+# Nova's instance action names (nova.compute.instance_actions).
+ACTION_CREATE = "create"
+ACTION_DELETE = "delete"
+ACTION_REBOOT = "reboot"
+
 
 class API:
 
-    def __init__(self, compute_api=None, consoleauth_api=None):
+    def __init__(self, compute_api=None, consoleauth_api=None, catalog=None):
+        """`catalog` defaults to [api] flavors and images; CatalogConfigError when they
+        do not parse (the API must not start then)."""
         self.compute_rpcapi = compute_api or compute_rpcapi.ComputeAPI()
         self.consoleauth_rpcapi = consoleauth_api or consoleauth_rpcapi.ConsoleAuthAPI()
+        self.catalog = catalog or catalog_module.Catalog.from_conf(CONF)
 
     # --- servers ------------------------------------------------------------------
 
@@ -60,6 +72,7 @@ class API:
             values.update(vm_state=vm_states.ERROR, task_state=None,
                           fault=exception.NoValidHost(reason="No compute host is up.").message)
         instance = db.instance_create(values)
+        record_action(context, instance, ACTION_CREATE)
         if host is not None:
             self.compute_rpcapi.build_and_run_instance(context, _rpc_view(instance))
         LOG.info("Server %s (%s) created on host %s", instance["uuid"], name, host)
@@ -73,16 +86,43 @@ class API:
         return min(up_hosts, key=lambda host: (len(db.instance_get_all(host=host)), host))
 
     def up_compute_services(self):
-        oldest_beat = time.time() - CONF.service_down_time
         return [service for service in db.service_get_all(binary=compute_manager.BINARY)
-                if service["last_seen_up"] >= oldest_beat and not service["disabled"]]
+                if service_is_up(service) and not service["disabled"]]
 
-    def get(self, context, instance_uuid):
-        """The server if the caller may see it; InstanceNotFound otherwise (no leak of
-        other tenants' server ids)."""
+    # --- services, hypervisors, instance actions (the admin's view) -------------------
+
+    def service_get_all(self, host=None, binary=None):
+        """Every service that ever sent a heartbeat (compute hosts, consoleauth
+        workers), first registered first."""
+        return db.service_get_all(binary=binary, host=host)
+
+    def compute_nodes(self):
+        """The compute services, each with 'running_vms': its live instances."""
+        nodes = []
+        for service in db.service_get_all(binary=compute_manager.BINARY):
+            nodes.append(dict(service, running_vms=len(db.instance_get_all(
+                host=service["host"]))))
+        return nodes
+
+    def get_instance_actions(self, context, instance):
+        """The actions recorded for a server, newest first."""
+        return db.instance_actions_get(instance["uuid"])
+
+    def get_instance_action(self, context, instance, request_id):
+        """The action request `request_id` started on a server; InstanceActionNotFound
+        if it started none."""
+        action = db.instance_action_get_by_request_id(instance["uuid"], request_id)
+        if action is None:
+            raise exception.InstanceActionNotFound(request_id=request_id,
+                                                   instance_uuid=instance["uuid"])
+        return action
+
+    def get(self, context, instance_uuid, read_deleted=False):
+        """The server if the caller may see it (with `read_deleted`, also once deleted);
+        InstanceNotFound otherwise (no leak of other tenants' server ids)."""
         instance = None
         if uuidutils.is_uuid_like(instance_uuid):
-            instance = db.instance_get_by_uuid(instance_uuid)
+            instance = db.instance_get_by_uuid(instance_uuid, read_deleted=read_deleted)
         if instance is None or not _visible_to(context, instance):
             raise exception.InstanceNotFound(instance_id=instance_uuid)
         return instance
@@ -92,13 +132,19 @@ class API:
         return db.instance_get_all(project_id=project_id, name=name)
 
     def delete(self, context, instance):
-        """Revoke the server's console tokens, then have its host destroy it."""
+        """Revoke the server's console tokens, then have its host destroy it. A delete
+        of a server already being deleted does nothing (Nova answers it 204 too)."""
         updated = db.instance_update(instance["uuid"], {"task_state": task_states.DELETING},
                                      expected_task_state=DELETABLE_TASK_STATES)
         if updated is None:
+            current = db.instance_get_by_uuid(instance["uuid"])
+            if current is None or current["task_state"] == task_states.DELETING:
+                LOG.info("Server %s is already being deleted", instance["uuid"])
+                return
             raise exception.InstanceInvalidState(
                 action="delete", instance_uuid=instance["uuid"], attr="task_state",
-                state=task_states.DELETING)
+                state=current["task_state"])
+        record_action(context, instance, ACTION_DELETE)
         self.consoleauth_rpcapi.delete_tokens_for_instance(context, instance["uuid"])
         if updated["host"] is None or not self._host_is_up(updated["host"]):
             # Nobody can destroy it: delete the record locally, as Nova does.
@@ -135,6 +181,7 @@ class API:
             db.instance_update(instance["uuid"], {"task_state": instance["task_state"]},
                                expected_task_state=(task_state,))
             raise
+        record_action(context, instance, ACTION_REBOOT)
         LOG.info("Server %s: %s reboot requested", instance["uuid"], reboot_type.lower())
         return updated
 
@@ -175,6 +222,19 @@ class API:
         if connect_info is None:
             raise exception.ConsoleTokenNotFound()
         return connect_info
+
+
+def service_is_up(service):
+    """Nova's rule: up if its last heartbeat is at most [DEFAULT] service_down_time old."""
+    return service["last_seen_up"] >= time.time() - CONF.service_down_time
+
+
+def record_action(context, instance, action):
+    """Record that the caller's request (context.request_id) started `action`."""
+    db.instance_action_create({"action": action, "instance_uuid": instance["uuid"],
+                               "request_id": context.request_id,
+                               "user_id": context.user_id or "",
+                               "project_id": context.project_id or ""})
 
 
 def _visible_to(context, instance):

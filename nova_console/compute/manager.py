@@ -40,6 +40,7 @@ import oslo_messaging as messaging
 from oslo_log import log as logging
 
 from nova_console.api import rpcapi as api_rpcapi
+from nova_console import compute
 from nova_console import conf as nc_conf
 from nova_console import connect_info
 from nova_console import console_types
@@ -168,8 +169,16 @@ class ComputeManager:
         self.driver.cleanup_host(self.host)
 
     def report_heartbeat(self):
-        """Periodic task: tell the API this host is up."""
-        self.api.service_heartbeat(None, host=self.host, binary=BINARY)
+        """Periodic task: tell the API this host is up, and which driver it runs (the
+        hypervisor_type of os-hypervisors)."""
+        self.api.service_heartbeat(None, host=self.host, binary=BINARY, topic=compute.TOPIC,
+                                   hypervisor_type=self.hypervisor_type)
+
+    @property
+    def hypervisor_type(self):
+        """The driver's own hypervisor_type if it declares one, else the
+        [DEFAULT] compute_driver name it was loaded by ("fake", "qemu", "libvirt")."""
+        return self.driver.hypervisor_type or CONF.compute_driver
 
     def _report(self, context, instance, expected_task_state=None, **values):
         """Send a state report; True/False whether it was stored (None: not known)."""

@@ -2,6 +2,7 @@
 import contextlib
 import threading
 import time
+import uuid as uuid_module
 
 import sqlalchemy as sa
 from sqlalchemy import event, orm
@@ -227,22 +228,84 @@ def instance_destroy(uuid):
 
 # --- services -----------------------------------------------------------------------
 
-def service_heartbeat(host, binary, topic):
-    """Record that a service is alive, creating its row on the first beat."""
+def service_heartbeat(host, binary, topic, hypervisor_type=None):
+    """Record that a service is alive, creating its row (with a uuid) on the first
+    beat; `hypervisor_type`, when given, is stored too (a compute host's driver)."""
     now = time.time()
     table = models.Service
+    values = {"last_seen_up": now, "topic": topic}
+    if hypervisor_type is not None:
+        values["hypervisor_type"] = hypervisor_type
     with _session() as session:
         updated = session.execute(
             sa.update(table).where(table.host == host, table.binary == binary)
-            .values(last_seen_up=now, topic=topic)).rowcount
+            .values(**values)).rowcount
         if not updated:
-            session.add(table(host=host, binary=binary, topic=topic, disabled=0,
-                              created_at=now, last_seen_up=now))
+            session.add(table(host=host, binary=binary, disabled=0, created_at=now,
+                              uuid=str(uuid_module.uuid4()), **values))
 
 
-def service_get_all(binary=None):
+def service_get_all(binary=None, host=None):
+    """Services, first registered first; binary and host are exact matches."""
     query = sa.select(models.Service).order_by(models.Service.id)
     if binary is not None:
         query = query.where(models.Service.binary == binary)
+    if host is not None:
+        query = query.where(models.Service.host == host)
     with _session() as session:
         return [_as_dict(row) for row in session.scalars(query)]
+
+
+# --- instance actions ---------------------------------------------------------------
+
+def instance_action_create(values):
+    now = time.time()
+    row = models.InstanceAction(start_time=now, created_at=now, updated_at=now, **values)
+    with _session() as session:
+        session.add(row)
+    return _as_dict(row)
+
+
+def instance_actions_get(instance_uuid):
+    """The actions of an instance (deleted or not), newest first, as Nova lists them."""
+    table = models.InstanceAction
+    query = (sa.select(table).where(table.instance_uuid == instance_uuid)
+             .order_by(table.start_time.desc(), table.id.desc()))
+    with _session() as session:
+        return [_as_dict(row) for row in session.scalars(query)]
+
+
+def instance_action_get_by_request_id(instance_uuid, request_id):
+    """The action of `instance_uuid` that request `request_id` started, or None."""
+    table = models.InstanceAction
+    query = sa.select(table).where(table.instance_uuid == instance_uuid,
+                                   table.request_id == request_id).order_by(table.id.desc())
+    with _session() as session:
+        return _as_dict(session.scalars(query).first())
+
+
+# --- purge (nova-console-manage db purge) -------------------------------------------
+
+def _instance_dependent_tables():
+    """Every table whose rows belong to an instance (an instance_uuid column: console
+    tokens, instance actions, ...), children before the tables they refer to."""
+    instances = models.Instance.__table__
+    return [table for table in reversed(models.Base.metadata.sorted_tables)
+            if table is not instances and "instance_uuid" in table.c]
+
+
+def instance_purge_deleted(before):
+    """Remove for good the instances soft-deleted before `before` (a Unix time) and the
+    rows of every table that belongs to them, in one transaction.
+    Returns {table name: rows removed}."""
+    instances = models.Instance.__table__
+    doomed = (instances.c.deleted != 0, instances.c.deleted_at < before)
+    counts = {}
+    with _session() as session:
+        for table in _instance_dependent_tables():
+            uuids = sa.select(instances.c.uuid).where(*doomed)
+            counts[table.name] = session.execute(
+                sa.delete(table).where(table.c.instance_uuid.in_(uuids))).rowcount
+        # A condition on the table itself, not a subquery of it: MySQL refuses those.
+        counts[instances.name] = session.execute(sa.delete(instances).where(*doomed)).rowcount
+    return counts

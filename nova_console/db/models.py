@@ -61,15 +61,42 @@ class Instance(Base):
 
 
 class Service(Base):
-    """A running compute service and its last heartbeat."""
+    """A running service (compute host, consoleauth worker) and its last heartbeat;
+    a compute host's also says which driver it runs (its hypervisor_type)."""
 
     __tablename__ = "services"
-    __table_args__ = (UniqueConstraint("host", "binary", name="uniq_services0host0binary"),)
+    __table_args__ = (UniqueConstraint("host", "binary", name="uniq_services0host0binary"),
+                      Index("services_uuid_idx", "uuid", unique=True))
 
     id = Column(Integer, primary_key=True, autoincrement=True)
+    uuid = Column(String(36))
     host = Column(String(255), nullable=False)
     binary = Column(String(255), nullable=False)
     topic = Column(String(255), nullable=False)
     disabled = Column(Integer, nullable=False, default=0)
+    hypervisor_type = Column(String(255))
     created_at = Column(Double, nullable=False)
     last_seen_up = Column(Double, nullable=False)
+
+
+class InstanceAction(Base):
+    """A request that acted on a server (create, delete, reboot), for
+    /servers/{id}/os-instance-actions. Kept after the server is deleted."""
+
+    __tablename__ = "instance_actions"
+    __table_args__ = (
+        Index("instance_actions_instance_uuid_idx", "instance_uuid"),
+        Index("instance_actions_request_id_idx", "request_id"),
+    )
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    action = Column(String(255), nullable=False)
+    instance_uuid = Column(String(36), nullable=False)
+    request_id = Column(String(255), nullable=False)
+    user_id = Column(String(255), nullable=False)
+    project_id = Column(String(255), nullable=False)
+    start_time = Column(Double, nullable=False)
+    finish_time = Column(Double)
+    message = Column(String(255))
+    created_at = Column(Double, nullable=False)
+    updated_at = Column(Double)

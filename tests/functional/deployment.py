@@ -442,7 +442,8 @@ class APIClient:
 
 # --- the deployment ------------------------------------------------------------------------
 
-def _ini(sections):
+def ini_text(sections):
+    """The INI text of {"section": {"option": value}}."""
     lines = []
     for section, options in sections.items():
         lines.append("[%s]" % section)
@@ -570,9 +571,9 @@ class Deployment:
         self.common_conf = os.path.join(self.conf_dir, "nova_console.conf")
         self.database_conf = os.path.join(self.conf_dir, "database.conf")
         with open(self.common_conf, "w") as conf:
-            conf.write(_ini(self._common_sections()))
+            conf.write(ini_text(self._common_sections()))
         with open(self.database_conf, "w") as conf:
-            conf.write(_ini({"database": {"connection": self.database_url}}))
+            conf.write(ini_text({"database": {"connection": self.database_url}}))
 
     def state_path(self, name):
         """The state directory of process `name` (a compute host's QEMU instances live in
@@ -586,7 +587,7 @@ class Deployment:
         for section, options in self.host_conf.get(name, {}).items():
             sections.setdefault(section, {}).update(options)
         with open(path, "w") as conf:
-            conf.write(_ini(sections))
+            conf.write(ini_text(sections))
         return path
 
     def _config_args(self, name, with_database):
@@ -599,7 +600,8 @@ class Deployment:
             args += ["--config-file", path]
         return args
 
-    def _env(self):
+    def service_env(self):
+        """The environment every service of this deployment runs in."""
         env = dict(os.environ)
         env["PYTHONUNBUFFERED"] = "1"
         env.pop("PYTHONPATH", None)  # the installed package, as operators run it
@@ -608,7 +610,7 @@ class Deployment:
     def _add_process(self, name, script, with_database):
         argv = [console_script(script)] + self._config_args(name, with_database)
         process = ServiceProcess(name, argv, os.path.join(self.log_dir, "%s.log" % name),
-                                 cwd=self.workdir, env=self._env())
+                                 cwd=self.workdir, env=self.service_env())
         self.processes[name] = process
         return process
 
@@ -637,7 +639,7 @@ class Deployment:
         log_path = os.path.join(self.log_dir, "manage-db-sync.log")
         with open(log_path, "wb") as log:
             result = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT,
-                                    cwd=self.workdir, env=self._env(), timeout=120)
+                                    cwd=self.workdir, env=self.service_env(), timeout=120)
         if result.returncode != 0:
             with open(log_path, encoding="utf-8", errors="replace") as log:
                 raise AssertionError("'%s' failed with status %d:\n%s"
@@ -780,3 +782,29 @@ class Deployment:
             return response.status, dict(response.getheaders()), response.read()
         finally:
             conn.close()
+
+
+# --- the unmodified OpenStack clients, without Keystone -----------------------------------
+
+def openstack(deployment, *args, admin=False):
+    """Run the `openstack` CLI of the test virtualenv against `deployment`'s API (noauth:
+    --os-auth-type none, or admin_token admin:admin); the CompletedProcess."""
+    endpoint = "http://127.0.0.1:%d/v2.1" % deployment.api_port
+    auth = (["--os-auth-type", "admin_token", "--os-token", "admin:admin"] if admin
+            else ["--os-auth-type", "none"])
+    return subprocess.run([os.path.join(BIN_DIR, "openstack"), *auth, "--os-endpoint",
+                           endpoint, *args], capture_output=True, text=True, timeout=120)
+
+
+def novaclient(deployment, version, token=None):
+    """A python-novaclient Client of `deployment`'s API at microversion `version`
+    (noauth; `token`, e.g. "admin:admin", sent as X-Auth-Token when given)."""
+    from keystoneauth1 import noauth
+    from keystoneauth1 import session as ks_session
+    from keystoneauth1 import token_endpoint
+    from novaclient import client as nova_client
+
+    endpoint = "http://127.0.0.1:%d/v2.1" % deployment.api_port
+    auth = (token_endpoint.Token(endpoint, token) if token
+            else noauth.NoAuth(endpoint=endpoint))
+    return nova_client.Client(version, session=ks_session.Session(auth=auth))

@@ -10,8 +10,6 @@ console type.
 import json
 import os
 import secrets
-import subprocess
-import sys
 import time
 
 import pytest
@@ -27,6 +25,8 @@ pytestmark = deployment_mod.NEEDS_QEMU
 
 
 unique_name = deployment_mod.unique_name
+openstack = deployment_mod.openstack
+novaclient = deployment_mod.novaclient
 
 
 @pytest.fixture(scope="module")
@@ -167,16 +167,6 @@ def test_spice_html5_in_chromium_shows_the_instances_own_screen(cloud, booted, b
 
 # -- the clients ----------------------------------------------------------------------------
 
-def _openstack(cloud, *args, admin=False):
-    openstack = os.path.join(os.path.dirname(sys.executable), "openstack")
-    endpoint = "http://127.0.0.1:%d/v2.1" % cloud.api_port
-    auth = (["--os-auth-type", "admin_token", "--os-token", "admin:admin",
-             "--os-endpoint", endpoint] if admin else
-            ["--os-auth-type", "none", "--os-endpoint", endpoint])
-    return subprocess.run([openstack, *auth, *args], capture_output=True, text=True,
-                          timeout=120)
-
-
 SPICE_DIRECT_BASE = "http://127.0.0.1:13002/nova"  # [spice] spice_direct_proxy_base_url
 
 
@@ -187,14 +177,14 @@ SPICE_DIRECT_BASE = "http://127.0.0.1:13002/nova"  # [spice] spice_direct_proxy_
 def test_openstack_console_url_show_gives_each_url_and_the_admin_sees_its_token(
         cloud, booted, flag, base):
     server_id = booted(unique_name("osc"))
-    result = _openstack(cloud, "--os-compute-api-version", "2.99", "console", "url", "show",
-                        flag, server_id, "-f", "json")
+    result = openstack(cloud, "--os-compute-api-version", "2.99", "console", "url", "show",
+                       flag, server_id, "-f", "json")
     assert result.returncode == 0, result.stdout + result.stderr
     url = json.loads(result.stdout)["url"]
     assert url.startswith((getattr(cloud, base) if base else SPICE_DIRECT_BASE) + "?"), url
     token = wsclient.token_from_console_url(url)
-    details = _openstack(cloud, "--os-compute-api-version", "2.99", "console",
-                         "connection", "show", token, "-f", "json", admin=True)
+    details = openstack(cloud, "--os-compute-api-version", "2.99", "console",
+                        "connection", "show", token, "-f", "json", admin=True)
     assert details.returncode == 0, details.stdout + details.stderr
     shown = json.loads(details.stdout)
     assert shown["instance_uuid"] == server_id
@@ -209,29 +199,19 @@ def test_mks_is_a_clear_400_where_the_driver_has_none(cloud, booted):
     from novaclient import exceptions as nova_exceptions
 
     server_id = booted(unique_name("mks"))
-    result = _openstack(cloud, "--os-compute-api-version", "2.99", "console", "url", "show",
-                        "--mks", server_id)
+    result = openstack(cloud, "--os-compute-api-version", "2.99", "console", "url", "show",
+                       "--mks", server_id)
     assert result.returncode != 0
     assert "Unavailable console type webmks" in result.stderr, result.stderr
     with pytest.raises(nova_exceptions.BadRequest) as raised:
-        _novaclient(cloud, "2.8").servers.get_mks_console(server_id)
+        novaclient(cloud, "2.8").servers.get_mks_console(server_id)
     assert "does not support MKS consoles" in str(raised.value)
-
-
-def _novaclient(cloud, version):
-    from keystoneauth1 import noauth
-    from keystoneauth1 import session as ks_session
-    from novaclient import client as nova_client
-
-    endpoint = "http://127.0.0.1:%d/v2.1" % cloud.api_port
-    return nova_client.Client(version, session=ks_session.Session(
-        auth=noauth.NoAuth(endpoint=endpoint)))
 
 
 def test_novaclient_gets_spice_and_serial_consoles_that_work(cloud, booted):
     server_id = booted(unique_name("nova"))
     for version in ("2.1", "2.6"):
-        nova = _novaclient(cloud, version)
+        nova = novaclient(cloud, version)
         spice = nova.servers.get_spice_console(server_id, "spice-html5")
         serial = nova.servers.get_serial_console(server_id, "serial")
         key = "console" if version == "2.1" else "remote_console"

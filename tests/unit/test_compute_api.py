@@ -185,12 +185,14 @@ def test_delete_revokes_tokens_then_asks_the_host(api, rpc_fakes):
     assert db.instance_get_by_uuid(instance["uuid"])["task_state"] == "deleting"
 
 
-def test_delete_twice_is_a_conflict(api):
+def test_a_second_delete_of_a_deleting_server_does_nothing(api, rpc_fakes):
     _host_up()
     instance = _active(api, _ctxt())
     api.delete(_ctxt(), instance)
-    with pytest.raises(exception.InstanceInvalidState):
-        api.delete(_ctxt(), instance)
+    api.delete(_ctxt(), instance)
+    assert [i["uuid"] for i in rpc_fakes[0].terminations] == [instance["uuid"]]
+    assert [a["action"] for a in db.instance_actions_get(instance["uuid"])] == [
+        "delete", "create"]
 
 
 def test_delete_with_the_host_down_deletes_locally(api, rpc_fakes, conf):

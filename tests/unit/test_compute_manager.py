@@ -48,9 +48,29 @@ def test_terminate_reports_deleted(api):
     assert manager.driver.running == {}
 
 
-def test_heartbeat_names_host_and_binary(api):
+class HeartbeatRecorder:
+    """The API client's service_heartbeat (RPC 1.2 arguments)."""
+
+    def __init__(self):
+        self.heartbeats = []
+
+    def service_heartbeat(self, ctxt, host, binary, topic=None, hypervisor_type=None):
+        self.heartbeats.append((host, binary, topic, hypervisor_type))
+
+
+def test_heartbeat_names_host_binary_topic_and_the_configured_driver(conf):
+    conf.set_override("compute_driver", "qemu")
+    api = HeartbeatRecorder()
     _manager(api).report_heartbeat()
-    assert api.heartbeats == [("h1", compute_manager.BINARY)]
+    assert api.heartbeats == [("h1", compute_manager.BINARY, "compute", "qemu")]
+
+
+def test_heartbeat_prefers_the_hypervisor_type_a_driver_declares():
+    driver = StubDriver()
+    driver.hypervisor_type = "QEMU"
+    api = HeartbeatRecorder()
+    _manager(api, driver).report_heartbeat()
+    assert api.heartbeats[0][3] == "QEMU"
 
 
 def test_vnc_console_gives_endpoint_fresh_token_and_novnc_url(api, conf):

@@ -56,6 +56,10 @@ class ComputeDriver:
     #: driver): then ``cleanup_host`` stops them.
     instances_survive_restart = False
 
+    #: What os-hypervisors shows as this host's hypervisor_type (Nova's libvirt
+    #: driver shows "QEMU"); None: the driver's name in ``[DEFAULT] compute_driver``.
+    hypervisor_type = None
+
     def init_host(self, host):
         """Called once at service start, before any other method.
 

@@ -412,6 +412,7 @@ class LibvirtDriver(hosted.HostedInstancesDriver):
 
     _log = LOG
     _hypervisor = "libvirt"
+    hypervisor_type = "QEMU"
 
     def __init__(self):
         if libvirt is None:

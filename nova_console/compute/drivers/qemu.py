@@ -273,6 +273,7 @@ class QemuDriver(hosted.HostedInstancesDriver):
 
     _log = LOG
     _hypervisor = "QEMU"
+    hypervisor_type = "QEMU"
 
     def __init__(self):
         binary = CONF.qemu.binary

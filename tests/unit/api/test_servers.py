@@ -4,15 +4,17 @@ import hashlib
 import oslo_messaging as messaging
 import pytest
 
+from nova_console.conf import catalog as catalog_conf
 from nova_console.db import api as db
 from tests.unit.api.conftest import ADMIN, ALICE, BOB, COMPUTE_HOST
 
 SERVERS = "/v2.1/servers"
+GUEST_IMAGE = catalog_conf.GUEST_IMAGE_ID
 
 
 def test_create_answers_202_with_id_links_and_location(client, compute_rpc):
-    response = client.post(SERVERS, {"server": {"name": "web-1", "imageRef": "img-1",
-                                                "flavorRef": 42, "min_count": 1}})
+    response = client.post(SERVERS, {"server": {"name": "web-1", "imageRef": GUEST_IMAGE,
+                                                "flavorRef": 2, "min_count": 1}})
     assert response.status_int == 202
     server = response.json["server"]
     assert set(server) == {"id", "links", "OS-DCF:diskConfig", "security_groups"}
@@ -23,7 +25,7 @@ def test_create_answers_202_with_id_links_and_location(client, compute_rpc):
     assert compute_rpc.built == [server["id"]]
     stored = db.instance_get_by_uuid(server["id"])
     assert (stored["project_id"], stored["user_id"]) == ("tenant-a", "alice")
-    assert (stored["image_ref"], stored["flavor_ref"]) == ("img-1", "42")
+    assert (stored["image_ref"], stored["flavor_ref"]) == (GUEST_IMAGE, "2")
 
 
 @pytest.mark.parametrize("server", [
@@ -35,10 +37,10 @@ def test_create_answers_202_with_id_links_and_location(client, compute_rpc):
     {"name": "tab\tinside"},
     {"name": 12},
     {"name": None},
-    {"name": "ok", "imageRef": ""},
+    {"name": "ok", "imageRef": "not-a-uuid"},
     {"name": "ok", "flavorRef": ["list"]},
 ], ids=["missing", "empty", "too-long", "only-whitespace", "leading-whitespace",
-        "control-character", "not-a-string", "null", "empty-imageRef", "flavorRef-list"])
+        "control-character", "not-a-string", "null", "imageRef-not-a-uuid", "flavorRef-list"])
 def test_create_rejects_an_invalid_server_with_400(client, server):
     response = client.post(SERVERS, {"server": server})
     assert response.status_int == 400
@@ -116,7 +118,10 @@ def test_show_gives_nova_server_view(client, make_server):
     assert server["OS-EXT-STS:power_state"] == 1
     assert server["created"].endswith("Z") and "T" in server["created"]
     assert server["addresses"] == {} and server["metadata"] == {}
-    assert server["image"] == "" and server["flavor"] == {}
+    assert server["image"] == {"id": GUEST_IMAGE, "links": [
+        {"rel": "bookmark", "href": "http://localhost/images/" + GUEST_IMAGE}]}
+    assert server["flavor"] == {"id": "1", "links": [
+        {"rel": "bookmark", "href": "http://localhost/flavors/1"}]}
     assert "fault" not in server
 
 
@@ -189,12 +194,13 @@ def test_delete_answers_204_and_terminates_on_the_host(client, make_server, comp
     assert consoleauth_rpc.tokens == {}
 
 
-def test_deleting_a_server_twice_is_a_conflict(client, make_server):
+def test_deleting_a_server_being_deleted_again_is_a_204_that_sends_nothing(
+        client, make_server, compute_rpc):
     server_id = make_server()
     assert client.delete(SERVERS + "/" + server_id).status_int == 204
     response = client.delete(SERVERS + "/" + server_id)
-    assert response.status_int == 409
-    assert response.json["conflictingRequest"]["code"] == 409
+    assert response.status_int == 204
+    assert compute_rpc.terminated == [server_id]
 
 
 def test_an_admin_may_delete_another_tenants_server(client, make_server):
