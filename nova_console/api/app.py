@@ -4,6 +4,9 @@ A request passes, outermost first:
 
     RequestIdMiddleware   req-<uuid> in the environ and in the response headers
     FaultWrapper          any error left unanswered -> Nova-shaped JSON; never a traceback
+    HTTPProxyToWSGI       with [oslo_middleware] enable_proxy_headers_parsing: scheme and
+                          host from Forwarded / X-Forwarded-*, so links name the public URL
+    /healthcheck          answered here, before authentication (api/health.py)
     BodySizeLimit         bodies over [api] max_request_body_size -> 413
     version documents     GET / and /v2.1 answered here, without authentication
     auth ([api] auth_strategy)  the caller's RequestContext, or 401
@@ -21,20 +24,38 @@ Routes (all under /v2.1, a trailing slash is ignored):
     DELETE /v2.1/servers/{server_id}            servers.delete
     POST   /v2.1/servers/{server_id}/action     consoles.action
     POST   /v2.1/servers/{server_id}/remote-consoles   consoles.create_remote_console (2.6)
+    GET    /v2.1/servers/{server_id}/os-instance-actions               instance_actions.index
+    GET    /v2.1/servers/{server_id}/os-instance-actions/{request_id}  instance_actions.show
     GET    /v2.1/os-console-auth-tokens/{token} console_auth_tokens.show
+    GET    /v2.1/flavors, /flavors/detail, /flavors/{flavor_id}        flavors.*
+    GET    /v2.1/images, /images/detail, /images/{image_id}            images.* (to 2.35)
+    GET    /v2.1/os-services                    services.index
+    GET    /v2.1/os-hypervisors, /os-hypervisors/detail, /os-hypervisors/{id}  hypervisors.*
+
+Request bodies are checked by validation.py against schemas.py (Nova's schemas per
+microversion); flavors and images are [api] flavors / images (catalog.py), which
+build_router parses: catalog.CatalogConfigError when they do not.
 """
 import time
 
 import webob.dec
 from oslo_log import log as logging
+from oslo_middleware import http_proxy_to_wsgi
 from oslo_utils import uuidutils
 
 from nova_console.api import auth
+from nova_console.api import catalog as catalog_module
 from nova_console.api import console_auth_tokens
 from nova_console.api import consoles
+from nova_console.api import flavors
+from nova_console.api import hypervisors
+from nova_console.api import images
+from nova_console.api import instance_actions
+from nova_console.api import health as api_health
 from nova_console.api import microversion
 from nova_console.api import router
 from nova_console.api import servers
+from nova_console.api import services
 from nova_console.api import versions
 from nova_console.api import wsgi
 from nova_console import conf as nc_conf
@@ -50,9 +71,13 @@ TOKEN_COLLECTION = "os-console-auth-tokens"
 
 
 def build_router(compute_api):
+    """The route table above. CatalogConfigError (api/catalog.py) when [api] flavors or
+    images do not parse: the API must not start with a catalogue it cannot serve."""
+    catalog = getattr(compute_api, "catalog", None) or catalog_module.Catalog.from_conf(CONF)
     servers_controller = servers.ServersController(compute_api)
     consoles_controller = consoles.ConsolesController(compute_api)
     tokens_controller = console_auth_tokens.ConsoleAuthTokensController(compute_api)
+    actions_controller = instance_actions.InstanceActionsController(compute_api)
     table = router.Router()
     prefix = versions.PREFIX
     table.add("GET", prefix + "/servers", servers_controller.index)
@@ -64,7 +89,22 @@ def build_router(compute_api):
     table.add("POST", prefix + "/servers/{server_id}/remote-consoles",
               consoles_controller.create_remote_console,
               min_version=console_types.REMOTE_CONSOLES_MIN_VERSION)
+    table.add("GET", prefix + "/servers/{server_id}/os-instance-actions",
+              actions_controller.index)
+    table.add("GET", prefix + "/servers/{server_id}/os-instance-actions/{request_id}",
+              actions_controller.show)
     table.add("GET", prefix + "/%s/{token}" % TOKEN_COLLECTION, tokens_controller.show)
+    for collection, controller, id_name, max_version in (
+            ("flavors", flavors.FlavorsController(catalog), "flavor_id", None),
+            ("images", images.ImagesController(catalog), "image_id", images.PROXY_MAX_VERSION),
+            ("os-hypervisors", hypervisors.HypervisorsController(compute_api),
+             "hypervisor_id", None)):
+        table.add("GET", prefix + "/" + collection, controller.index, max_version=max_version)
+        table.add("GET", prefix + "/%s/detail" % collection, controller.detail,
+                  max_version=max_version)
+        table.add("GET", prefix + "/%s/{%s}" % (collection, id_name), controller.show,
+                  max_version=max_version)
+    table.add("GET", prefix + "/os-services", services.ServicesController(compute_api).index)
     return table
 
 
@@ -183,5 +223,7 @@ def make_app(compute_api=None):
     api = auth.auth_middleware(CONF.api.auth_strategy)(api)
     application = VersionDocuments(versions.VersionsApp(), api)
     application = BodySizeLimit(application)
+    application = api_health.healthcheck_middleware(application)
+    application = http_proxy_to_wsgi.HTTPProxyToWSGI(application, CONF)
     application = FaultWrapper(application)
     return RequestIdMiddleware(application)

@@ -4,7 +4,8 @@ the proxy's settings (settings.py).
 A request is either
 
 * a plain GET or HEAD for a file of the web client (noVNC, spice-html5), served
-  from the proxy's web root without directory listings, or
+  from the proxy's web root without directory listings,
+* GET or HEAD /healthcheck, on every proxy (health.py), or
 * a request for a console, through one of the proxy's fronts (fronts.py): a
   WebSocket upgrade (websockify's request-handler mixin routes it here), or an
   HTTP CONNECT. Its steps, in order (serve_console):
@@ -44,6 +45,7 @@ from nova_console.console import buffers
 from nova_console.console import concurrency
 from nova_console.console import events
 from nova_console.console import framing
+from nova_console.console import health
 from nova_console.console import negotiator
 from nova_console.console import relay
 from nova_console.console import target
@@ -158,11 +160,11 @@ class ConsoleProxyRequestHandler(websocketserver.WebSocketRequestHandlerMixIn,
         self.serve_console(front)
 
     def do_GET(self):
-        if self._serves_files():
+        if not health.answer(self) and self._serves_files():
             super().do_GET()
 
     def do_HEAD(self):
-        if self._serves_files():
+        if not health.answer(self) and self._serves_files():
             super().do_HEAD()
 
     def _serves_files(self):
