@@ -1,36 +1,65 @@
-"""Running a service: its RPC server, its periodic tasks, and a stop bounded in time.
+"""Running a service process on oslo.service: its launcher, its signals, its periodic
+tasks, and a stop bounded in time.
 
-A service stops within STOP_TIMEOUT of SIGTERM or SIGINT, every time: each step of
-the stop waits only as long as it should (periodic tasks and requests in progress
-are given a moment, then left behind), and a watchdog ends the process if a step
-hangs all the same, as oslo.service does once its graceful_shutdown_timeout passed.
+Every console script builds a Service (what to start, stop and reload) and hands it
+to run(), which runs it on oslo.service's launcher, as every OpenStack service runs:
+
+* SIGTERM (and SIGINT: Ctrl-C of the all-in-one must delete its servers) stops the
+  service; the process ends within STOP_TIMEOUT of the signal, every time: each step
+  of the stop waits only as long as it should (periodic tasks and requests in
+  progress are given a moment, then left behind), and a watchdog ends the process if
+  a step hangs all the same.
+* SIGHUP (logrotate, `systemctl reload`) re-reads the configuration files and applies
+  the options marked mutable (oslo.config's mutate: debug, log_config_append, the
+  proxies' TLS certificate and limits...), reopens log files, and keeps every
+  connection and console session open.
+* With workers > 1 (the console proxies) oslo.service's ProcessLauncher forks the
+  workers after the listening socket is open; each exits as soon as its parent is
+  gone, whatever killed the parent.
+* systemd (Type=notify) hears READY=1 once the service has started.
 """
 import gc
+import logging as std_logging
+import logging.handlers  # noqa: F401 (std_logging.handlers)
 import os
-import signal
 import threading
-import time
 
 from eventlet import patcher
-import oslo_messaging as messaging
 from oslo_log import log as logging
+import oslo_messaging as messaging
+from oslo_service import loopingcall
+from oslo_service import service as oslo_service
+from oslo_service import systemd
 
+from nova_console import conf as nc_conf
 from nova_console import rpc
 
+CONF = nc_conf.CONF
 LOG = logging.getLogger(__name__)
 
-# Seconds between two looks at whether a stop signal arrived.
-SIGNAL_POLL_INTERVAL = 0.2
-
-# Seconds from noticing the stop signal to the end of the process, at most; beyond
-# it the watchdog exits with status 1. Below the 5 s after which supervisors (and
-# the functional tests) kill a service.
+# Seconds from the stop signal to the end of the process, at most; beyond it the
+# watchdog exits with status 1. Below the 5 s after which supervisors (and the
+# functional tests) kill a service.
 STOP_TIMEOUT = 4.0
+
+# Seconds between two wake-ups of an idle process' hub, at most: the delay before a
+# signal (SIGTERM, SIGHUP) is acted upon.
+SIGNAL_WAKE_INTERVAL = 0.2
+
+# oslo.service's own bound on a graceful stop ([DEFAULT] graceful_shutdown_timeout),
+# by default: past the watchdog's, so the watchdog, which says why, fires first.
+GRACEFUL_SHUTDOWN_TIMEOUT = 5
 
 # Seconds a stopping RPC server waits for the requests it is still handling (one
 # may wait on a service that is stopping too), and a periodic task for its run.
 IN_FLIGHT_GRACE = 2.0
 PERIODIC_TASK_GRACE = 0.5
+
+# oslo.service's options ([DEFAULT] graceful_shutdown_timeout, log_options...), known
+# before the command line and the config files are parsed.
+for _group, _opts in oslo_service.list_opts():
+    CONF.register_opts(_opts, group=_group)
+CONF.set_default("graceful_shutdown_timeout", GRACEFUL_SHUTDOWN_TIMEOUT)
 
 # A real OS thread whether or not the process is monkey-patched: the watchdog must
 # fire even if the hub is stuck.
@@ -38,7 +67,8 @@ _os_threading = patcher.original("threading")
 
 
 class PeriodicTask:
-    """Calls `function` every `interval` seconds in its own thread until stopped.
+    """Calls `function` every `interval` seconds (oslo.service's fixed-interval looping
+    call) until stopped.
 
     A failing run is logged and the next one happens on schedule: one database
     hiccup must not end heartbeats or purges for the life of the process.
@@ -48,32 +78,28 @@ class PeriodicTask:
         self.function = function
         self.interval = interval
         self.run_immediately = run_immediately
-        self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True,
-                                        name="periodic-%s" % function.__name__)
+        self._stopping = False
+        self._call = loopingcall.FixedIntervalLoopingCall(self._run_once)
 
     def start(self):
-        self._thread.start()
+        self._call.start(self.interval, stop_on_exception=False,
+                         initial_delay=0 if self.run_immediately else self.interval)
 
-    def _run(self):
-        if not self.run_immediately:
-            self._stopped.wait(self.interval)
-        while not self._stopped.is_set():
-            try:
-                self.function()
-            except Exception:
-                if self._stopped.is_set():  # the service stopped under it (RPC, DB)
-                    LOG.debug("Periodic task %s ended by the stop", self.function.__name__)
-                    return
-                LOG.exception("Periodic task %s failed", self.function.__name__)
-            self._stopped.wait(self.interval)
+    def _run_once(self):
+        try:
+            self.function()
+        except Exception:
+            if self._stopping:  # the service stopped under it (RPC, DB)
+                LOG.debug("Periodic task %s ended by the stop", self.function.__name__)
+                return
+            LOG.exception("Periodic task %s failed", self.function.__name__)
 
     def stop(self, timeout=PERIODIC_TASK_GRACE):
         """No further run; the run in progress, if any, gets `timeout` seconds to end
-        (one blocked on a service that is gone is left behind: the thread is a daemon)."""
-        self._stopped.set()
-        if self._thread.is_alive() and self._thread is not threading.current_thread():
-            self._thread.join(timeout=timeout)
+        (one blocked on a service that is gone is left behind)."""
+        self._stopping = True
+        self._call.stop()
+        run_bounded(self._call.wait, timeout)
 
 
 def run_bounded(function, timeout):
@@ -124,6 +150,29 @@ class RPCService:
         LOG.info("Stopped RPC topic %s", self.topic)
 
 
+def _fresh_log_handler_locks():
+    """In a forked child: a lock of its own for every log handler.
+
+    Under eventlet, oslo.log's handler locks are pipes (oslo_log.pipe_mutex), which a
+    fork shares with the parent: a parent killed while it writes a log line (SIGKILL,
+    the OOM killer) never gives the lock back, and every worker then hangs at its next
+    log line, still holding the listening socket (seen: proxy workers that outlived
+    their parent, served nothing and never exited)."""
+    loggers = [std_logging.getLogger()] + [
+        logger for logger in std_logging.Logger.manager.loggerDict.values()
+        if isinstance(logger, std_logging.Logger)]
+    handlers = {id(handler): handler for logger in loggers for handler in logger.handlers}
+    for handler in handlers.values():
+        inherited = handler.lock
+        handler.createLock()
+        close = getattr(inherited, "close", None)
+        if close is not None:
+            close()
+
+
+os.register_at_fork(after_in_child=_fresh_log_handler_locks)
+
+
 def freeze_startup_objects():
     """Keep the garbage collector off the objects a started service holds for good
     (modules, options, clients, drivers): they are never garbage, and walking them
@@ -143,26 +192,99 @@ def _exit_after(timeout):
     os._exit(1)
 
 
-def run_until_signalled(start, stop, stop_timeout=None):
-    """Run start(), block until SIGTERM or SIGINT, then run stop() once. The process
-    ends within stop_timeout (STOP_TIMEOUT) seconds of the signal, whatever stop()
-    or the interpreter's exit do: a watchdog thread ends it otherwise."""
-    caught = []
+def reopen_log_files():
+    """Reopen the log files whose path now names another file (moved by logrotate):
+    the next line goes to the new file, not to the rotated one."""
+    for handler in std_logging.getLogger().handlers:
+        if isinstance(handler, std_logging.handlers.WatchedFileHandler):
+            handler.reopenIfNeeded()
 
-    def _on_signal(signum, _frame):
-        # Only a list append: the handler may interrupt code that holds the logging
-        # lock, or an Event's, and would wait for it forever.
-        caught.append(signum)
 
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGINT, _on_signal)
-    start()
-    freeze_startup_objects()
-    try:
-        while not caught:
-            time.sleep(SIGNAL_POLL_INTERVAL)
-        _os_threading.Thread(target=_exit_after, args=(stop_timeout or STOP_TIMEOUT,),
-                             daemon=True, name="stop-watchdog").start()
-        LOG.info("Caught signal %s, stopping", signal.Signals(caught[0]).name)
-    finally:
-        stop()
+class Service(oslo_service.ServiceBase):
+    """One process' service as oslo.service's launchers run it.
+
+    start() runs `start` and tells systemd the service is ready; stop() runs `stop`
+    once, under the watchdog; reset() (SIGHUP, after the launcher applied the mutable
+    options) reopens the log files and runs `reload`, if any, so that the service
+    applies the new values of the options it copied at start (a proxy's TLS
+    certificate). With workers, start, stop and reload run in every worker.
+    """
+
+    def __init__(self, name, start, stop, reload=None, stop_timeout=STOP_TIMEOUT):
+        self.name = name
+        self._start = start
+        self._stop = stop
+        self._reload = reload
+        self.stop_timeout = stop_timeout
+        self.notify_socket = None   # set by run(): where READY=1 goes, if anywhere
+        self._stopped = threading.Event()
+        self._stop_lock = threading.Lock()
+        self._stop_begun = False
+
+    def start(self):
+        self._start()
+        freeze_startup_objects()
+        LOG.info("%s started (pid %d)", self.name, os.getpid())
+        if self.notify_socket:
+            os.environ["NOTIFY_SOCKET"] = self.notify_socket
+            systemd.notify_once()   # sends READY=1 and forgets the socket
+
+    def stop(self, graceful=False):
+        with self._stop_lock:
+            if self._stop_begun:
+                return
+            self._stop_begun = True
+        _os_threading.Thread(target=_exit_after, args=(self.stop_timeout,), daemon=True,
+                             name="stop-watchdog").start()
+        LOG.info("%s stopping", self.name)
+        try:
+            self._stop()
+        finally:
+            self._stopped.set()
+
+    def wait(self):
+        # Woken at least every SIGNAL_WAKE_INTERVAL: oslo.service handles a signal on
+        # the hub, and a hub with nothing scheduled sleeps up to 60 s before it looks.
+        while not self._stopped.wait(SIGNAL_WAKE_INTERVAL):
+            pass
+
+    def reset(self):
+        reopen_log_files()
+        if self._reload is not None:
+            self._reload()
+        LOG.info("%s reloaded its configuration (SIGHUP)", self.name)
+
+
+class ServiceLauncher(oslo_service.ServiceLauncher):
+    """oslo.service's, but SIGINT stops the service as SIGTERM does (oslo.service exits
+    at once on it): Ctrl-C of the all-in-one must still destroy its servers, and the
+    watchdog bounds any stop anyway."""
+
+    def _fast_exit(self, *args):
+        self._graceful_shutdown(*args)
+
+
+class ProcessLauncher(oslo_service.ProcessLauncher):
+    """oslo.service's, with SIGINT as SIGTERM (see ServiceLauncher)."""
+
+    def _fast_exit(self, signo, frame):
+        self._handle_term(signo, frame)
+
+
+def run(service, workers=1):
+    """Run `service` until SIGTERM or SIGINT, in this process (workers=1) or in
+    `workers` forked worker processes supervised by this one; applies SIGHUP."""
+    # READY=1 once the service has started: oslo.service's launchers would send it
+    # before, from wait(). A supervisor of workers is ready when its listening socket
+    # is open (before the fork), which is when its launcher says it.
+    notify_socket = os.environ.pop("NOTIFY_SOCKET", None)
+    if workers > 1:
+        launcher = ProcessLauncher(CONF, restart_method="mutate")
+        launcher.launch_service(service, workers=workers)
+        if notify_socket:
+            os.environ["NOTIFY_SOCKET"] = notify_socket
+    else:
+        service.notify_socket = notify_socket
+        launcher = ServiceLauncher(CONF, restart_method="mutate")
+        launcher.launch_service(service)
+    launcher.wait()

@@ -15,6 +15,7 @@ import time
 from oslo_config import cfg
 from oslo_log import log as logging
 
+from nova_console.api import catalog
 from nova_console.cmd import api as api_cmd
 from nova_console.cmd import compute as compute_cmd
 from nova_console.cmd import consoleauth as consoleauth_cmd
@@ -101,6 +102,10 @@ class AllInOne:
         for proxy in self.proxies:
             launcher.start_in_thread(proxy)
         self._boot_demo_server()
+
+    def reload(self):
+        for proxy in self.proxies:
+            proxy.reload()
 
     def stop(self):
         for proxy in self.proxies:
@@ -193,5 +198,9 @@ def main():
     except exception.DriverLoadError as exc:
         LOG.critical("%s", exc.message)
         return 1
-    service.run_until_signalled(services.start, services.stop)
+    except catalog.CatalogConfigError:
+        LOG.critical("nova-console-all-in-one cannot start")  # oslo.log appends why
+        return 1
+    service.run(service.Service("nova-console-all-in-one", services.start, services.stop,
+                                reload=services.reload))
     return 0

@@ -1,8 +1,11 @@
 """nova-console-api: the REST API, plus the RPC endpoint compute hosts report to."""
 import sys
 
+from oslo_log import log as logging
+
 from nova_console import api
 from nova_console.api import app as api_app
+from nova_console.api import catalog
 from nova_console.api import manager as api_manager
 from nova_console.api import server
 from nova_console import conf as nc_conf
@@ -12,6 +15,7 @@ from nova_console import rpc
 from nova_console import service
 
 CONF = nc_conf.CONF
+LOG = logging.getLogger(__name__)
 
 
 def build_services():
@@ -24,9 +28,14 @@ def build_services():
 
 def main():
     config.parse_args(sys.argv)
-    migration.check_schema_current()
+    migration.exit_unless_schema_current()
     rpc.init()
-    wsgi_server, rpc_service = build_services()
+    try:
+        wsgi_server, rpc_service = build_services()
+    except catalog.CatalogConfigError:
+        # One line: oslo.log appends the exception's class and message to it.
+        LOG.critical("nova-console-api cannot start")
+        return 1
 
     def start():
         rpc_service.start()
@@ -37,4 +46,5 @@ def main():
         rpc_service.stop()
         rpc.cleanup()
 
-    service.run_until_signalled(start, stop)
+    service.run(service.Service("nova-console-api", start, stop))
+    return 0

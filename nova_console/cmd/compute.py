@@ -48,5 +48,5 @@ def main():
         manager.cleanup_host()
         rpc.cleanup()
 
-    service.run_until_signalled(rpc_service.start, stop)
+    service.run(service.Service("nova-console-compute", rpc_service.start, stop))
     return 0

@@ -13,7 +13,7 @@ api_opts = [
                help="User of requests whose X-Auth-Token is not 'user:project'."),
     cfg.StrOpt("noauth2_default_project", default="demo",
                help="Project of requests whose X-Auth-Token is not 'user:project'."),
-    cfg.IntOpt("max_request_body_size", default=114688, min=1,
+    cfg.IntOpt("max_request_body_size", default=114688, min=1, mutable=True,
                help="Largest request body the API reads, in bytes."),
 ]
 

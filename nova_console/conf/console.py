@@ -4,15 +4,15 @@ from oslo_config import cfg
 console_group = cfg.OptGroup("console", title="Console proxy options")
 
 console_opts = [
-    cfg.ListOpt("allowed_origins", default=[],
+    cfg.ListOpt("allowed_origins", default=[], mutable=True,
                 help="Host names (or host:port) that WebSocket connections to the proxies "
                      "may come from, besides the proxy's own Host."),
-    cfg.StrOpt("ssl_ciphers",
+    cfg.StrOpt("ssl_ciphers", mutable=True,
                help="OpenSSL cipher list the proxies offer to clients over TLS."),
-    cfg.StrOpt("ssl_minimum_version", default="default",
+    cfg.StrOpt("ssl_minimum_version", default="default", mutable=True,
                choices=["default", "tlsv1_1", "tlsv1_2", "tlsv1_3"],
                help="Oldest TLS version the proxies accept from clients."),
-    cfg.IntOpt("request_timeout", default=30, min=1,
+    cfg.IntOpt("request_timeout", default=30, min=1, mutable=True,
                help="Seconds a client has to send a complete request (its head) to a "
                     "console proxy; a client that sends less, or too slowly, is "
                     "disconnected. The proxy's own protocol step before the relay (a "
@@ -28,7 +28,7 @@ console_opts = [
     cfg.StrOpt("auth_source", secret=True,
                help="The argument the auth_plugin is made with (e.g. 'user:password' "
                     "for BasicHTTPAuth)."),
-    cfg.IntOpt("backend_connect_timeout", default=10, min=1,
+    cfg.IntOpt("backend_connect_timeout", default=10, min=1, mutable=True,
                help="Seconds the proxy waits for the compute host's console server to "
                     "accept a connection."),
     cfg.IntOpt("workers", default=1, min=1,

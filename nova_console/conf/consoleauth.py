@@ -4,10 +4,10 @@ from oslo_config import cfg
 consoleauth_group = cfg.OptGroup("consoleauth", title="Console token options")
 
 consoleauth_opts = [
-    cfg.IntOpt("token_ttl", default=600, min=0, deprecated_name="console_token_ttl",
+    cfg.IntOpt("token_ttl", default=600, min=0, mutable=True, deprecated_name="console_token_ttl",
                deprecated_group="DEFAULT",
                help="Seconds a console token stays valid after it was issued."),
-    cfg.BoolOpt("enforce_session_timeout", default=False,
+    cfg.BoolOpt("enforce_session_timeout", default=False, mutable=True,
                 help="Close a console session when its token expires, even if the session "
                      "is still in use. By default an open session outlives its token."),
     cfg.IntOpt("purge_interval", default=60, min=1,

@@ -24,7 +24,7 @@ default_opts = [
                     "the API knows on its host are still running, with their states "
                     "reported to the API. A negative value disables the periodic check "
                     "(the one at service start always runs)."),
-    cfg.IntOpt("service_down_time", default=60, min=1,
+    cfg.IntOpt("service_down_time", default=60, min=1, mutable=True,
                help="A compute service whose last heartbeat is older than this many "
                     "seconds is considered down; new servers are not scheduled on it."),
     cfg.StrOpt("web", default="/usr/share/novnc",
@@ -32,9 +32,9 @@ default_opts = [
                     "nova-novncproxy)."),
     cfg.BoolOpt("ssl_only", default=False,
                 help="Refuse plain (non-TLS) connections to the console proxies."),
-    cfg.StrOpt("cert", default="self.pem",
+    cfg.StrOpt("cert", default="self.pem", mutable=True,
                help="TLS certificate file of the console proxies."),
-    cfg.StrOpt("key",
+    cfg.StrOpt("key", mutable=True,
                help="TLS private key file of the console proxies (when not in 'cert')."),
     cfg.BoolOpt("source_is_ipv6", default=False,
                 help="Listen on IPv6 in the console proxies."),

@@ -11,15 +11,11 @@
 * Buffers are borrowed from a shared pool only while bytes are in flight, so
   an idle session holds none (buffers.py).
 * Optionally several worker processes share one listening socket
-  (run_workers): one hub per core.
+  (launcher.py, on oslo.service): one hub per core.
 
 Nothing here may block the hub: blocking calls would stall every session of
 the process.
 """
-import errno
-import os
-import signal
-import time
 
 import eventlet
 from eventlet import event as green_event
@@ -72,67 +68,3 @@ def call_later(seconds, function, *args):
     with cancel()."""
     return hubs.get_hub().schedule_call_global(seconds, eventlet.spawn_n, function, *args)
 
-
-# -- worker processes ---------------------------------------------------------------
-
-def run_workers(count, child_main, restart_delay=1.0):
-    """Fork `count` workers that each run child_main() (which serves on the
-    listening socket opened before the fork) and supervise them: a worker that
-    dies is replaced; SIGTERM or SIGINT stops all of them. Returns in the parent
-    once every worker has exited; never returns in a worker.
-
-    Call it before the process has used its hub or opened any RPC connection:
-    each worker starts with a fresh hub and opens its own connections.
-    """
-    children = {}
-    stopping = []
-
-    def spawn_worker(index):
-        pid = os.fork()
-        if pid == 0:
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            signal.signal(signal.SIGINT, signal.SIG_DFL)
-            hubs.use_hub()  # the parent's epoll instance must not be shared
-            status = 0
-            try:
-                child_main()
-            except SystemExit as exc:
-                status = exc.code if isinstance(exc.code, int) else 1
-            except BaseException:
-                LOG.exception("Console proxy worker %d failed", index)
-                status = 1
-            finally:
-                os._exit(status)
-        children[pid] = index
-        LOG.info("Started console proxy worker %d (pid %d)", index, pid)
-
-    def on_signal(signum, _frame):
-        stopping.append(signum)
-        for pid in list(children):
-            try:
-                os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    for index in range(count):
-        spawn_worker(index)
-    while children:
-        try:
-            pid, status = os.waitpid(-1, 0)
-        except InterruptedError:
-            continue
-        except OSError as exc:
-            if exc.errno == errno.ECHILD:
-                break
-            raise
-        index = children.pop(pid, None)
-        if index is None:
-            continue
-        if not stopping:
-            LOG.warning("Console proxy worker %d (pid %d) exited with status %s; restarting",
-                        index, pid, status)
-            time.sleep(restart_delay)
-            if not stopping:
-                spawn_worker(index)

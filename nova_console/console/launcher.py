@@ -1,15 +1,15 @@
 """How a console proxy process runs, the same for every proxy's console script.
 
-With [console] workers > 1 the listening socket is opened first, then that many
-worker processes are forked to serve it (each with its own hub and RPC
-connections); the first process only supervises them.
+The listening socket is open before the service starts. With [console] workers > 1,
+oslo.service's ProcessLauncher forks that many worker processes to serve it (each
+with its own hub and RPC connections, each gone as soon as its parent is); the first
+process only supervises them (service.py).
 """
 import threading
 
 from oslo_log import log as logging
 
 from nova_console import conf as nc_conf
-from nova_console.console import concurrency
 from nova_console import rpc
 from nova_console import service
 
@@ -25,15 +25,18 @@ def start_in_thread(proxy):
     return thread
 
 
-def serve(proxy):
-    """Run the proxy in this process until SIGTERM or SIGINT."""
-    rpc.init()
+def proxy_service(proxy):
+    """The service of one proxy process (or of each worker): RPC, serve, stop, reload."""
+
+    def start():
+        rpc.init()
+        start_in_thread(proxy)
 
     def stop():
         proxy.stop()
         rpc.cleanup()
 
-    service.run_until_signalled(lambda: start_in_thread(proxy), stop)
+    return service.Service(proxy.settings.name, start, stop, reload=proxy.reload)
 
 
 def run(proxy):
@@ -41,7 +44,4 @@ def run(proxy):
     LOG.info("%s serving on %s:%s with %d worker(s)%s", proxy.settings.name,
              *proxy.address[:2], CONF.console.workers,
              ", files from %s" % proxy.settings.web_root if proxy.settings.web_root else "")
-    if CONF.console.workers > 1:
-        concurrency.run_workers(CONF.console.workers, lambda: serve(proxy))
-    else:
-        serve(proxy)
+    service.run(proxy_service(proxy), workers=CONF.console.workers)

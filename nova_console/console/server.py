@@ -7,6 +7,7 @@ serve_forever() may run in any thread, monkey-patched or not: that thread's hub
 serves every connection it accepts, so one process holds thousands of
 sessions. stop() may be called from any thread.
 """
+import dataclasses
 import os
 import socket
 import ssl
@@ -19,6 +20,7 @@ from nova_console import context as nc_context
 from nova_console.console import buffers
 from nova_console.console import concurrency
 from nova_console.console import handler
+from nova_console.console import health
 from nova_console.consoleauth import rpcapi as consoleauth_rpcapi
 
 LOG = logging.getLogger(__name__)
@@ -96,6 +98,10 @@ class ConsoleProxyServer:
         self._connections_lock = threading.Lock()
         self._listener = self._listen(settings.host, settings.port, settings.listen_ipv6)
         self._listener_pid = os.getpid()  # a worker forked later shares the socket
+        try:
+            health.endpoint()  # a wrong [healthcheck] option stops the proxy here
+        except ValueError as exc:
+            raise ConsoleProxyConfigError(str(exc)) from None
         self._pool = None
 
     @property
@@ -116,6 +122,25 @@ class ConsoleProxyServer:
                                         dualstack_ipv6=dualstack)
         listener.settimeout(ACCEPT_POLL_INTERVAL)
         return concurrency.green_socket(listener)
+
+    def reload(self):
+        """Apply the reloadable options as CONF has them now (SIGHUP): new connections
+        get them, open sessions go on as they are. A TLS certificate that cannot be
+        loaded leaves the current one in use, and says why."""
+        settings = self.settings.reloaded()
+        try:
+            if self.ssl_context is not None and not os.path.exists(settings.tls.cert):
+                raise ConsoleProxyConfigError("certificate file %s does not exist"
+                                              % settings.tls.cert)
+            ssl_context = build_ssl_context(settings.tls)
+        except ConsoleProxyConfigError as exc:
+            LOG.error("%s: the new TLS settings are unusable (%s); keeping the current "
+                      "ones", self.settings.name, exc)
+            settings = dataclasses.replace(settings, tls=self.settings.tls)
+            ssl_context = self.ssl_context
+        self.settings, self.ssl_context = settings, ssl_context
+        LOG.info("%s reloaded its settings%s", settings.name,
+                 " (TLS certificate %s)" % settings.tls.cert if ssl_context else "")
 
     @property
     def address(self):

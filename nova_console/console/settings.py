@@ -55,6 +55,13 @@ class ProxySettings:
     auth_plugin: object | None = None         # a websockify auth plugin instance
     tls: TLSSettings | None = None            # None: plain connections only
     listen_ipv6: bool = False
+    own_options: frozenset = frozenset()      # fields its proxy set, not CONF: kept on reload
+
+    def reloaded(self):
+        """These settings with the reloadable options as CONF has them now."""
+        fresh = {key: value for key, value in reloadable_from_conf().items()
+                 if key not in self.own_options}
+        return dataclasses.replace(self, **fresh)
 
     def front_for(self, method):
         """The front that answers requests of `method`, or None."""
@@ -76,20 +83,25 @@ def load_auth_plugin(name, source):
     return importutils.import_class(name)(source)
 
 
-def from_conf(name, host, port, console_types, fronts, **own):
-    """The settings of proxy `name`: what every proxy reads from CONF, and its
-    `own` settings (web_root, negotiator, ...) on top."""
-    shared = {
+def reloadable_from_conf():
+    """What every proxy reads from CONF and applies again on SIGHUP (its options are
+    mutable): a new TLS certificate, new limits, new origins."""
+    return {
         "allowed_origins": tuple(CONF.console.allowed_origins),
         "request_timeout": CONF.console.request_timeout,
         "backend_connect_timeout": CONF.console.backend_connect_timeout,
         "enforce_session_timeout": CONF.consoleauth.enforce_session_timeout,
         "tls": TLSSettings.from_conf(),
-        "listen_ipv6": CONF.source_is_ipv6,
     }
+
+
+def from_conf(name, host, port, console_types, fronts, **own):
+    """The settings of proxy `name`: what every proxy reads from CONF, and its
+    `own` settings (web_root, negotiator, ...) on top."""
+    shared = dict(reloadable_from_conf(), listen_ipv6=CONF.source_is_ipv6)
     if CONF.console.auth_plugin:
         shared["auth_plugin"] = load_auth_plugin(CONF.console.auth_plugin,
                                                  CONF.console.auth_source)
     shared.update(own)
     return ProxySettings(name=name, host=host, port=port, console_types=tuple(console_types),
-                         fronts=tuple(fronts), **shared)
+                         fronts=tuple(fronts), **shared, own_options=frozenset(own))

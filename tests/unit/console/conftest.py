@@ -1,6 +1,7 @@
 """Fixtures of the proxy tests: a real proxy server on 127.0.0.1 with a fake
 consoleauth and a TCP console server, and the configuration they read."""
 import http.client
+import subprocess
 import threading
 import time
 
@@ -102,6 +103,23 @@ def make_harness(conf, tmp_path, web_root):
 @pytest.fixture
 def proxy(make_harness):
     return make_harness()
+
+
+def make_certificate(directory, common_name="127.0.0.1"):
+    """A self-signed certificate and its key in `directory`: (cert path, key path)."""
+    cert, key = directory / ("%s.pem" % common_name), directory / ("%s.key" % common_name)
+    try:
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                        "-subj", "/CN=%s" % common_name, "-days", "1", "-keyout", str(key),
+                        "-out", str(cert)], check=True, capture_output=True, timeout=30)
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("openssl is needed to make a test certificate")
+    return str(cert), str(key)
+
+
+@pytest.fixture
+def certificate(tmp_path):
+    return make_certificate(tmp_path)
 
 
 def wait_for(predicate, timeout=3.0):

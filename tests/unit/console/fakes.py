@@ -8,6 +8,7 @@ import base64
 import hashlib
 import os
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -59,6 +60,15 @@ class HTTPAnswer:
     def __repr__(self):
         return "HTTPAnswer(%r, %r, %r, %r)" % (self.status, self.reason, self.headers,
                                                self.body)
+
+
+def tls_client(port):
+    """A WSClient over TLS that accepts any server certificate (the tests' own)."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    raw = socket.create_connection(("127.0.0.1", port), timeout=5)
+    return WSClient(port, sock=context.wrap_socket(raw))
 
 
 class WSClient:

@@ -5,7 +5,6 @@ import base64
 import logging
 import os
 import socket
-import ssl
 import subprocess
 import sys
 import threading
@@ -543,26 +542,6 @@ def test_redact_tokens_covers_query_cookie_and_novnc_path():
 # -- TLS and the server ----------------------------------------------------------
 
 
-@pytest.fixture
-def certificate(tmp_path):
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    try:
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
-                        "-subj", "/CN=127.0.0.1", "-days", "1", "-keyout", str(key),
-                        "-out", str(cert)], check=True, capture_output=True, timeout=30)
-    except (OSError, subprocess.CalledProcessError):
-        pytest.skip("openssl is needed to make a test certificate")
-    return str(cert), str(key)
-
-
-def _tls_client(port):
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    raw = socket.create_connection(("127.0.0.1", port), timeout=5)
-    return fakes.WSClient(port, sock=context.wrap_socket(raw))
-
-
 def test_tls_sessions_served_when_certificate_configured(make_harness, conf, certificate):
     conf("cert", certificate[0])
     conf("key", certificate[1])
@@ -570,7 +549,7 @@ def test_tls_sessions_served_when_certificate_configured(make_harness, conf, cer
     harness = make_harness()
     token = harness.checker.add(harness.backend.port,
                                 access_url_base="https://127.0.0.1/vnc_lite.html")
-    client = _tls_client(harness.port)
+    client = fakes.tls_client(harness.port)
     answer = client.handshake("/?token=%s" % token,
                               origin="https://127.0.0.1:%d" % harness.port)
     assert answer.status == 101
@@ -592,7 +571,7 @@ def test_ssl_only_refuses_plain_connections(make_harness, conf, certificate):
     answer = harness.client().handshake("/?token=%s" % token)
     assert answer.status == 400
     assert harness.checker.calls == []
-    assert _tls_client(harness.port).handshake("/?token=%s" % token).status == 101
+    assert fakes.tls_client(harness.port).handshake("/?token=%s" % token).status == 101
 
 
 def test_ssl_only_without_certificate_refuses_to_start(conf, tmp_path):
