@@ -1,4 +1,6 @@
 """nova_console: OpenStack Nova's remote-console subsystem as message-bus services."""
+import glob
+
 from setuptools import find_packages, setup
 
 setup(
@@ -8,10 +10,17 @@ setup(
                  "over oslo.messaging"),
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
-    license="Apache-2.0",
+    license="Apache-2.0",  # an SPDX expression (license classifiers are deprecated)
     python_requires=">=3.10",
     packages=find_packages(exclude=["tests", "tests.*"]),
     include_package_data=True,
+    # For packagers and operators: the systemd units and the generated samples, under
+    # <prefix>/share/nova_console (see README, "Packaged install").
+    data_files=[
+        ("share/nova_console/systemd", sorted(glob.glob("etc/systemd/*.service"))),
+        ("share/nova_console/etc", ["etc/nova_console/nova_console.conf.sample",
+                                    "etc/nova_console/policy.yaml.sample"]),
+    ],
     package_data={
         "nova_console.db": ["migrations/*.ini", "migrations/*.py", "migrations/versions/*.py"],
         "nova_console.compute.drivers.guest": ["*.asm"],
@@ -21,8 +30,11 @@ setup(
         "oslo.context>=5.0,<7",
         "oslo.log>=5.0,<9",
         "oslo.messaging>=14.0,<19",
+        "oslo.middleware>=6.0,<9",
         "oslo.policy>=4.0,<7",
         "oslo.serialization>=5.0,<6",
+        "oslo.service>=4.0,<5",
+        "stevedore>=3.0",
         "oslo.utils>=6.0,<11",
         "eventlet>=0.35,<0.42",
         "websockify>=0.11,<0.14",
@@ -30,6 +42,7 @@ setup(
         "alembic>=1.10,<2",
         "WebOb>=1.8,<2",
         "numpy>=1.26,<3",
+        "jsonschema>=4.0,<5",
     ],
     extras_require={
         "postgresql": ["psycopg[binary]>=3.1,<4"],
@@ -66,6 +79,13 @@ setup(
         "oslo.policy.policies": [
             "nova_console = nova_console.api.policies:list_rules",
         ],
+        "oslo.policy.enforcer": [
+            "nova_console = nova_console.config:policy_enforcer",
+        ],
+        "oslo.middleware.healthcheck": [
+            "nova_console_message_bus = nova_console.health:MessageBusHealthcheck",
+            "nova_console_database = nova_console.health:DatabaseHealthcheck",
+        ],
         "nova_console.compute.drivers": [
             "fake = nova_console.compute.drivers.fake:FakeDriver",
             "qemu = nova_console.compute.drivers.qemu:QemuDriver",
@@ -76,6 +96,5 @@ setup(
     classifiers=[
         "Programming Language :: Python :: 3",
         "Environment :: OpenStack",
-        "License :: OSI Approved :: Apache Software License",
     ],
 )

@@ -26,3 +26,25 @@ def test_sample_config_documents_novas_option_names():
                      "[console]", "#allowed_origins =", "[database]", "#connection = ",
                      "#transport_url = rabbit://", "#osapi_compute_listen_port = 8774"):
         assert expected in text
+
+
+POLICY_SAMPLE = os.path.join(ROOT, "etc", "nova_console", "policy.yaml.sample")
+POLICY_GENERATOR_CONF = os.path.join(ROOT, "etc", "nova_console",
+                                     "nova_console-policy-generator.conf")
+
+
+def test_policy_sample_is_up_to_date(tmp_path):
+    output = tmp_path / "policy.yaml.sample"
+    generator = os.path.join(os.path.dirname(sys.executable), "oslopolicy-sample-generator")
+    subprocess.run([generator, "--config-file", POLICY_GENERATOR_CONF,
+                    "--output-file", str(output)], check=True, cwd=ROOT, capture_output=True)
+    with open(POLICY_SAMPLE, encoding="utf-8") as shipped:
+        assert output.read_text(encoding="utf-8") == shipped.read(), (
+            "etc/nova_console/policy.yaml.sample is stale: run 'tox -e genpolicy'")
+
+
+def test_sample_config_documents_the_policy_options():
+    with open(SAMPLE, encoding="utf-8") as shipped:
+        text = shipped.read()
+    assert "[oslo_policy]" in text
+    assert "#policy_file = policy.yaml" in text
