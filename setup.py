@@ -76,6 +76,9 @@ setup(
         "oslo.config.opts": [
             "nova_console.conf = nova_console.conf.opts:list_opts",
         ],
+        "oslo.config.opts.defaults": [
+            "nova_console.conf = nova_console.service:set_service_defaults",
+        ],
         "oslo.policy.policies": [
             "nova_console = nova_console.api.policies:list_rules",
         ],

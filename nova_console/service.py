@@ -25,8 +25,10 @@ import os
 import threading
 
 from eventlet import patcher
+from oslo_config import cfg
 from oslo_log import log as logging
 import oslo_messaging as messaging
+from oslo_service import _options as oslo_service_options
 from oslo_service import loopingcall
 from oslo_service import service as oslo_service
 from oslo_service import systemd
@@ -55,11 +57,21 @@ GRACEFUL_SHUTDOWN_TIMEOUT = 5
 IN_FLIGHT_GRACE = 2.0
 PERIODIC_TASK_GRACE = 0.5
 
+
+
+def set_service_defaults():
+    """Our defaults of oslo.service's options, on its own option objects (it has no
+    public setter; its list_opts() copies them): what every service runs with, and,
+    as the oslo.config.opts.defaults hook of our namespace, what the sample config
+    shows."""
+    cfg.set_defaults(oslo_service_options.service_opts,
+                     graceful_shutdown_timeout=GRACEFUL_SHUTDOWN_TIMEOUT)
+
+
 # oslo.service's options ([DEFAULT] graceful_shutdown_timeout, log_options...), known
 # before the command line and the config files are parsed.
-for _group, _opts in oslo_service.list_opts():
-    CONF.register_opts(_opts, group=_group)
-CONF.set_default("graceful_shutdown_timeout", GRACEFUL_SHUTDOWN_TIMEOUT)
+set_service_defaults()
+CONF.register_opts(oslo_service_options.service_opts)
 
 # A real OS thread whether or not the process is monkey-patched: the watchdog must
 # fire even if the hub is stuck.

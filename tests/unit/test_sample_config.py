@@ -1,21 +1,32 @@
-"""The shipped sample config is what oslo-config-generator makes from the code."""
+"""The shipped samples (config, policy) are what the oslo generators make from the code."""
 import os
 import subprocess
 import sys
 
+import pytest
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SAMPLE = os.path.join(ROOT, "etc", "nova_console", "nova_console.conf.sample")
-GENERATOR_CONF = os.path.join(ROOT, "etc", "nova_console", "nova_console-config-generator.conf")
+ETC = os.path.join(ROOT, "etc", "nova_console")
+SAMPLE = os.path.join(ETC, "nova_console.conf.sample")
+
+# (generator script, its config file, the sample it writes, the tox env that remakes it)
+GENERATED_SAMPLES = [
+    ("oslo-config-generator", "nova_console-config-generator.conf", SAMPLE, "genconfig"),
+    ("oslopolicy-sample-generator", "nova_console-policy-generator.conf",
+     os.path.join(ETC, "policy.yaml.sample"), "genpolicy"),
+]
 
 
-def test_sample_config_is_up_to_date(tmp_path):
-    output = tmp_path / "sample.conf"
-    generator = os.path.join(os.path.dirname(sys.executable), "oslo-config-generator")
-    subprocess.run([generator, "--config-file", GENERATOR_CONF, "--output-file", str(output)],
+@pytest.mark.parametrize("generator, generator_conf, sample, tox_env", GENERATED_SAMPLES,
+                         ids=[tox_env for *_, tox_env in GENERATED_SAMPLES])
+def test_sample_is_up_to_date(tmp_path, generator, generator_conf, sample, tox_env):
+    output = tmp_path / os.path.basename(sample)
+    subprocess.run([os.path.join(os.path.dirname(sys.executable), generator), "--config-file",
+                    os.path.join(ETC, generator_conf), "--output-file", str(output)],
                    check=True, cwd=ROOT, capture_output=True)
-    with open(SAMPLE, encoding="utf-8") as shipped:
+    with open(sample, encoding="utf-8") as shipped:
         assert output.read_text(encoding="utf-8") == shipped.read(), (
-            "etc/nova_console/nova_console.conf.sample is stale: run 'tox -e genconfig'")
+            "%s is stale: run 'tox -e %s'" % (os.path.relpath(sample, ROOT), tox_env))
 
 
 def test_sample_config_documents_novas_option_names():
@@ -28,23 +39,10 @@ def test_sample_config_documents_novas_option_names():
         assert expected in text
 
 
-POLICY_SAMPLE = os.path.join(ROOT, "etc", "nova_console", "policy.yaml.sample")
-POLICY_GENERATOR_CONF = os.path.join(ROOT, "etc", "nova_console",
-                                     "nova_console-policy-generator.conf")
-
-
-def test_policy_sample_is_up_to_date(tmp_path):
-    output = tmp_path / "policy.yaml.sample"
-    generator = os.path.join(os.path.dirname(sys.executable), "oslopolicy-sample-generator")
-    subprocess.run([generator, "--config-file", POLICY_GENERATOR_CONF,
-                    "--output-file", str(output)], check=True, cwd=ROOT, capture_output=True)
-    with open(POLICY_SAMPLE, encoding="utf-8") as shipped:
-        assert output.read_text(encoding="utf-8") == shipped.read(), (
-            "etc/nova_console/policy.yaml.sample is stale: run 'tox -e genpolicy'")
-
-
-def test_sample_config_documents_the_policy_options():
+def test_sample_config_documents_the_policy_and_service_options():
     with open(SAMPLE, encoding="utf-8") as shipped:
         text = shipped.read()
-    assert "[oslo_policy]" in text
-    assert "#policy_file = policy.yaml" in text
+    for expected in ("[oslo_policy]", "#policy_file = policy.yaml",
+                     "#graceful_shutdown_timeout = 5", "[healthcheck]",
+                     "Note: This option can be changed without restarting."):
+        assert expected in text
