@@ -26,6 +26,7 @@ def parse_args(argv, default_config_files=None):
         CONF(argv[1:], project=DOMAIN, version=version_string(),
              default_config_files=default_config_files)
         logging.setup(CONF, DOMAIN)  # reads [DEFAULT] debug, log_file...: values checked
+        read_every_option()
     except CONFIG_ERRORS as exc:
         exit_on_config_error(argv[0], exc)
 
@@ -36,6 +37,17 @@ def version_string():
         return importlib_metadata.version("nova_console")
     except importlib_metadata.PackageNotFoundError:  # run from a source tree
         return "unknown (not installed)"
+
+
+def read_every_option():
+    """Read every registered option once: oslo.config checks a value only when it is
+    read, so a wrong one ([console] workers = two) fails here, as one line, not in the
+    middle of the service's start with a traceback."""
+    for name in CONF:
+        value = CONF[name]
+        if isinstance(value, cfg.ConfigOpts.GroupAttr):
+            for option in value:
+                value[option]  # noqa: B018 (read for its check)
 
 
 # A configuration an operator got wrong: a file missing, unreadable or not INI, a

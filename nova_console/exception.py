@@ -45,7 +45,7 @@ class InstanceNotFound(NotFound):
 
 
 class InstanceActionNotFound(NotFound):
-    msg_fmt = "Action for request_id %(request_id)s on instance %(instance_uuid)s not found"
+    msg_fmt = "Action %(request_id)s not found"  # Nova's API words it so
 
 
 class ConsoleTokenNotFound(NotFound):

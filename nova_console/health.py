@@ -26,6 +26,7 @@ costs the broker one message per process per interval), and a request waits for 
 green one in the services (monkey-patched), so it never blocks the eventlet hub.
 """
 import os
+import re
 import threading
 import time
 
@@ -74,9 +75,15 @@ def ping_message_bus():
                                                  "healthcheck")
 
 
+# The password of a URL's user information: scheme://user:PASSWORD@host
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")
+
+
 def describe_bus_error(exc):
-    """One line for the detailed view (a password in a transport URL is masked)."""
-    return strutils.mask_password("%s: %s" % (type(exc).__name__, exc))
+    """One line for the detailed view, without a password (of a transport URL or as
+    oslo.utils recognises one)."""
+    text = _URL_PASSWORD.sub(r"\1***@", "%s: %s" % (type(exc).__name__, exc))
+    return strutils.mask_password(text)
 
 
 def ping_database():

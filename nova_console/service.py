@@ -110,6 +110,8 @@ class PeriodicTask:
         """No further run; the run in progress, if any, gets `timeout` seconds to end
         (one blocked on a service that is gone is left behind)."""
         self._stopping = True
+        if self._call.done is None:  # never started (the service failed to start)
+            return
         self._call.stop()
         run_bounded(self._call.wait, timeout)
 
@@ -205,11 +207,19 @@ def _exit_after(timeout):
 
 
 def reopen_log_files():
-    """Reopen the log files whose path now names another file (moved by logrotate):
-    the next line goes to the new file, not to the rotated one."""
+    """Close every log file of the root logger's handlers (oslo.log's, or those of a
+    log_config_append file): the next line opens its path again, so after logrotate
+    moved a file, logging goes on in the new one."""
     for handler in std_logging.getLogger().handlers:
-        if isinstance(handler, std_logging.handlers.WatchedFileHandler):
-            handler.reopenIfNeeded()
+        if not isinstance(handler, std_logging.FileHandler):
+            continue
+        handler.acquire()
+        try:
+            stream, handler.stream = handler.stream, None  # emit() reopens it
+            if stream is not None:
+                stream.close()
+        finally:
+            handler.release()
 
 
 class Service(oslo_service.ServiceBase):
@@ -229,6 +239,7 @@ class Service(oslo_service.ServiceBase):
         self._reload = reload
         self.stop_timeout = stop_timeout
         self.notify_socket = None   # set by run(): where READY=1 goes, if anywhere
+        self.supervisor_pid = None  # set by run(): the process that only supervises workers
         self._stopped = threading.Event()
         self._stop_lock = threading.Lock()
         self._stop_begun = False
@@ -241,7 +252,15 @@ class Service(oslo_service.ServiceBase):
             os.environ["NOTIFY_SOCKET"] = self.notify_socket
             systemd.notify_once()   # sends READY=1 and forgets the socket
 
+    def _in_supervisor(self):
+        """True in the parent of workers: oslo.service calls stop() and reset() on its
+        copy too, which serves nothing (its workers get the signal)."""
+        return os.getpid() == self.supervisor_pid
+
     def stop(self, graceful=False):
+        if self._in_supervisor():
+            self._stopped.set()
+            return
         with self._stop_lock:
             if self._stop_begun:
                 return
@@ -262,6 +281,8 @@ class Service(oslo_service.ServiceBase):
 
     def reset(self):
         reopen_log_files()
+        if self._in_supervisor():
+            return
         if self._reload is not None:
             self._reload()
         LOG.info("%s reloaded its configuration (SIGHUP)", self.name)
@@ -280,23 +301,29 @@ class ProcessLauncher(oslo_service.ProcessLauncher):
     """oslo.service's, with SIGINT as SIGTERM (see ServiceLauncher)."""
 
     def _fast_exit(self, signo, frame):
-        self._handle_term(signo, frame)
+        if self.launcher is not None:  # a worker: stop, as on SIGTERM
+            self.signal_handler.clear()
+            self.launcher.stop()
+        else:
+            self._handle_term(signo, frame)
 
 
 def run(service, workers=1):
     """Run `service` until SIGTERM or SIGINT, in this process (workers=1) or in
-    `workers` forked worker processes supervised by this one; applies SIGHUP."""
+    `workers` forked worker processes supervised by this one; applies SIGHUP. The
+    exit status: 0, or 1 if the service failed to start."""
     # READY=1 once the service has started: oslo.service's launchers would send it
     # before, from wait(). A supervisor of workers is ready when its listening socket
     # is open (before the fork), which is when its launcher says it.
     notify_socket = os.environ.pop("NOTIFY_SOCKET", None)
     if workers > 1:
         launcher = ProcessLauncher(CONF, restart_method="mutate")
-        launcher.launch_service(service, workers=workers)
+        launcher.launch_service(service, workers=workers)  # forks the workers
+        service.supervisor_pid = os.getpid()
         if notify_socket:
             os.environ["NOTIFY_SOCKET"] = notify_socket
     else:
         service.notify_socket = notify_socket
         launcher = ServiceLauncher(CONF, restart_method="mutate")
         launcher.launch_service(service)
-    launcher.wait()
+    return launcher.wait() or 0

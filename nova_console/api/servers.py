@@ -35,7 +35,8 @@ from nova_console.compute import vm_states
 
 EMBEDDED_FLAVOR_MIN_VERSION = "2.47"
 IMAGE_NOT_FOUND = "Can not find requested image"
-FLAVOR_NOT_FOUND = "Flavor %s could not be found."
+FLAVOR_NOT_FOUND = "Flavor %s could not be found."    # GET /flavors/{id}: 404
+INVALID_FLAVOR_REF = "Invalid flavorRef provided."  # server create: 400
 
 # Nova's vm_state -> status ("deleting" is a task state: the server stays ACTIVE).
 STATUS_BY_VM_STATE = {
@@ -179,7 +180,7 @@ def _validate_create(req, body, catalog):
     flavor_ref = server.get("flavorRef")
     flavor = catalog.flavor(flavor_ref) if flavor_ref is not None else catalog.default_flavor
     if flavor is None:
-        raise exception.Invalid(message=FLAVOR_NOT_FOUND % flavor_ref)
+        raise exception.Invalid(message=INVALID_FLAVOR_REF)
     image_ref = server.get("imageRef") or _boot_image_ref(server)
     image = catalog.image(image_ref) if image_ref else catalog.default_image
     if image is None:

@@ -201,6 +201,5 @@ def main():
     except catalog.CatalogConfigError:
         LOG.critical("nova-console-all-in-one cannot start")  # oslo.log appends why
         return 1
-    service.run(service.Service("nova-console-all-in-one", services.start, services.stop,
-                                reload=services.reload))
-    return 0
+    return service.run(service.Service("nova-console-all-in-one", services.start,
+                                       services.stop, reload=services.reload))

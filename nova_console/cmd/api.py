@@ -46,5 +46,4 @@ def main():
         rpc_service.stop()
         rpc.cleanup()
 
-    service.run(service.Service("nova-console-api", start, stop))
-    return 0
+    return service.run(service.Service("nova-console-api", start, stop))

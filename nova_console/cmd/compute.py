@@ -48,5 +48,4 @@ def main():
         manager.cleanup_host()
         rpc.cleanup()
 
-    service.run(service.Service("nova-console-compute", rpc_service.start, stop))
-    return 0
+    return service.run(service.Service("nova-console-compute", rpc_service.start, stop))

@@ -35,4 +35,4 @@ def main():
         rpc_service.stop()
         rpc.cleanup()
 
-    service.run(service.Service(BINARY, rpc_service.start, stop))
+    return service.run(service.Service(BINARY, rpc_service.start, stop))

@@ -104,9 +104,11 @@ def print_table(columns, rows):
 
 def instance_argument(args):
     """--instance, checked: a UUID (any case, as Nova accepts it), or None."""
-    if args.instance is not None and not uuidutils.is_uuid_like(args.instance):
+    if args.instance is None:
+        return None
+    if not uuidutils.is_uuid_like(args.instance):
         raise BadInput("Invalid --instance %r: not a UUID" % args.instance)
-    return args.instance
+    return args.instance.lower()  # as servers' uuids are stored
 
 
 def console_tokens_list(args):

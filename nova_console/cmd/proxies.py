@@ -22,8 +22,7 @@ def run(name):
         # One line: oslo.log appends the exception's class and message to it.
         LOG.critical("%s cannot start", name)
         return 1
-    launcher.run(proxy)
-    return 0
+    return launcher.run(proxy)
 
 
 def novncproxy():

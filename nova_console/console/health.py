@@ -23,6 +23,11 @@ CONF = nc_conf.CONF
 
 CHECKS = (health.MessageBusHealthcheck,)
 
+# Headers a reverse proxy adds: the request is not the proxy's own, whatever address
+# it comes from.
+FORWARDING_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Forwarded-Proto",
+                      "X-Forwarded-Host", "X-Real-IP")
+
 _ENDPOINT = None
 _LOCK = threading.Lock()
 
@@ -48,6 +53,8 @@ def detailed_view_rule(networks):
         raise ValueError("[healthcheck] proxy_detailed_source_ranges: %s" % exc) from None
 
     def client_may_see_details(req):
+        if any(header in req.headers for header in FORWARDING_HEADERS):
+            return False  # a TLS terminator's clients come from its address, maybe loopback
         try:
             address = _address(req.remote_addr or "")
         except ValueError:
@@ -87,9 +94,9 @@ def _environ(request):
         "REMOTE_ADDR": request.client_address[0], "SERVER_PROTOCOL": request.request_version,
         "wsgi.url_scheme": "https" if hasattr(request.connection, "cipher") else "http",
     }
-    for name in ("Accept", "Host"):
+    for name in ("Accept", "Host") + FORWARDING_HEADERS:
         if request.headers.get(name):
-            environ["HTTP_" + name.upper()] = request.headers[name]
+            environ["HTTP_" + name.upper().replace("-", "_")] = request.headers[name]
     return environ
 
 

@@ -40,8 +40,8 @@ def proxy_service(proxy):
 
 
 def run(proxy):
-    """A proxy's whole process: this one, or supervised workers."""
+    """A proxy's whole process: this one, or supervised workers; its exit status."""
     LOG.info("%s serving on %s:%s with %d worker(s)%s", proxy.settings.name,
              *proxy.address[:2], CONF.console.workers,
              ", files from %s" % proxy.settings.web_root if proxy.settings.web_root else "")
-    service.run(proxy_service(proxy), workers=CONF.console.workers)
+    return service.run(proxy_service(proxy), workers=CONF.console.workers)

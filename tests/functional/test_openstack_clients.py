@@ -105,7 +105,8 @@ def test_a_killed_compute_host_is_down_in_service_lists_and_up_again_after_resta
         return {s["Host"]: s["State"] for s in services if s["Binary"] == binary}
 
     assert states() == {host: "up" for host in HOSTS}
-    assert states("nova-consoleauth") in ({}, {"consoleauth-1": "up"})
+    wait_for(lambda: states("nova-consoleauth") == {"consoleauth-1": "up"}, 30,
+             message="the consoleauth worker to be listed up")
     cloud.kill_process("compute-2")
     wait_for(lambda: states() == {"compute-1": "up", "compute-2": "down"}, 60,
              message="compute-2 to be listed down")

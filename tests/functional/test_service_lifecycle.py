@@ -92,7 +92,7 @@ def test_sighup_reloads_every_service_without_dropping_a_session(deployments):
     for process in processes.values():
         os.kill(process.pid, 1)  # SIGHUP
     for name, process in processes.items():
-        reloads = PROXY_WORKERS + 1 if name in cloud.proxies else 1
+        reloads = PROXY_WORKERS if name in cloud.proxies else 1
         deployment_mod.wait_for(
             lambda: process.log_text()[offsets[name]:].count(
                 "reloaded its configuration (SIGHUP)") >= reloads,

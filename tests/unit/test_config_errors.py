@@ -56,3 +56,14 @@ def test_a_good_config_file_is_parsed(tmp_path):
     result = parse("--config-file", str(config_file))
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "parsed: debug=True"
+
+
+@pytest.mark.parametrize("section, option, value", [
+    ("console", "workers", "two"), ("consoleauth", "token_ttl", "soon"),
+    ("DEFAULT", "osapi_compute_listen_port", "99999")])
+def test_a_wrong_value_of_any_option_is_one_line_before_the_service_starts(
+        tmp_path, section, option, value):
+    """Not only the options logging reads at setup: every option is checked there."""
+    config = tmp_path / "nova_console.conf"
+    config.write_text("[%s]\n%s = %s\n" % (section, option, value))
+    assert_one_line_error(parse("--config-file", str(config)), 2, "-c: error:", option)

@@ -112,6 +112,13 @@ def test_broker_down_answers_503_and_the_simple_view_keeps_the_reason(broker_dow
 
 # -- the detailed view, for administrators ----------------------------------------------
 
+def test_a_password_in_a_transport_url_never_reaches_the_detailed_view():
+    error = ConnectionError("cannot reach rabbit://nova:s3cret@rabbit.example.com:5672/")
+    described = health.describe_bus_error(error)
+    assert "s3cret" not in described
+    assert "rabbit://nova:***@rabbit.example.com:5672/" in described
+
+
 def test_broker_down_detailed_view_for_admin_says_why(broker_down, make_client):
     response = health_get(make_client(), token=ADMIN, headers=JSON)
     assert response.status_int == 503

@@ -249,6 +249,16 @@ def test_tokens_revoke_of_an_instance_removes_only_its_tokens_and_says_how_many(
     assert token_instances() == [LIVE]
 
 
+def test_tokens_revoke_of_an_instance_named_in_upper_case_revokes_its_tokens(manage):
+    lettered = "abcdef12-3456-4789-8abc-def012345678"
+    make_instance(lettered)
+    make_token(lettered, expires=time.time() + 600)
+    result = manage("console", "tokens", "revoke", "--instance", lettered.upper())
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "Revoked 1 console tokens of instance %s" % lettered
+    assert token_instances() == []
+
+
 def test_tokens_revoke_all_expired_keeps_the_valid_ones(manage):
     make_instance(LIVE)
     make_token(LIVE, expires=time.time() - 5)

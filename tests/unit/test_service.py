@@ -4,6 +4,7 @@ The process-level behaviours (signals, the watchdog, systemd's READY) run in a
 monkey-patched child process, as the console scripts do."""
 import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -249,3 +250,62 @@ def test_a_forked_worker_logs_even_if_its_parent_died_holding_the_log_lock():
     assert result.returncode == 0, result.stderr
     assert said(result.stdout) == ["worker_exit", "0"]
     assert "the worker logs" in result.stdout
+
+
+def test_a_service_that_fails_to_start_exits_with_status_1():
+    """Supervisors (systemd's Restart=on-failure) must see the failure."""
+    result = run_program("""
+        def start():
+            raise RuntimeError("cannot bind")
+
+        sys.exit(service.run(service.Service("test", start, lambda: None)))
+    """)
+    assert result.returncode == 1, result.stdout + result.stderr
+
+
+def test_sigint_to_the_process_group_stops_every_worker_as_sigterm_does(tmp_path):
+    """Ctrl-C reaches a proxy's whole process group: each worker runs its stop (it
+    was left without a SIGTERM handler, then killed by its parent's SIGTERM)."""
+    program = PATCHED_PRELUDE + textwrap.dedent("""
+        parent = os.getpid()
+
+        def mark(what):
+            if os.getpid() != parent:
+                open(os.path.join(%r, "%%s-%%d" %% (what, os.getpid())), "w").close()
+
+        sys.exit(service.run(service.Service("test", lambda: mark("started"),
+                                             lambda: mark("stopped")), workers=2))
+    """ % str(tmp_path))
+    child = subprocess.Popen([sys.executable, "-c", program], start_new_session=True,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + CHILD_TIMEOUT
+        while len(list(tmp_path.glob("started-*"))) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        started = sorted(path.name.split("-")[1] for path in tmp_path.glob("started-*"))
+        os.killpg(child.pid, signal.SIGINT)
+        _, stderr = child.communicate(timeout=CHILD_TIMEOUT)
+    finally:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)
+    stopped = sorted(path.name.split("-")[1] for path in tmp_path.glob("stopped-*"))
+    assert len(started) == 2
+    assert stopped == started, stderr
+    assert child.returncode == 0, stderr
+
+
+def test_reopen_log_files_follows_a_log_file_moved_by_logrotate(tmp_path):
+    path = tmp_path / "service.log"
+    handler = logging.FileHandler(path)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        root.warning("before the rotation")
+        path.rename(tmp_path / "service.log.1")
+        service.reopen_log_files()
+        root.warning("after the rotation")
+    finally:
+        root.removeHandler(handler)
+        handler.close()
+    assert "after the rotation" in path.read_text()
+    assert "after" not in (tmp_path / "service.log.1").read_text()

@@ -120,7 +120,7 @@ def test_create_without_refs_gets_the_first_flavor_and_image(client):
 def test_create_with_an_unknown_flavor_is_a_400_worded_as_nova(client):
     response = client.post("/v2.1/servers", {"server": {"name": "a", "flavorRef": "99"}})
     assert response.status_int == 400
-    assert response.json["badRequest"]["message"] == "Flavor 99 could not be found."
+    assert response.json["badRequest"]["message"] == "Invalid flavorRef provided."
     assert db.instance_get_all() == []
 
 

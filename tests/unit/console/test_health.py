@@ -78,6 +78,16 @@ def test_detailed_view_is_refused_outside_the_detailed_source_ranges(bus_down, c
     assert json.loads(body) == {"detailed": False, "reasons": ["UNAVAILABLE"]}
 
 
+@pytest.mark.parametrize("header", console_health.FORWARDING_HEADERS)
+def test_detailed_view_is_refused_to_a_request_a_reverse_proxy_forwarded(bus_down, proxy,
+                                                                         header):
+    """A TLS terminator on the same host forwards the world's requests from loopback."""
+    status, _, body = proxy.http("GET", "/healthcheck",
+                                 headers=dict(JSON, **{header: "198.51.100.7"}))
+    assert status == 503
+    assert json.loads(body) == {"detailed": False, "reasons": ["UNAVAILABLE"]}
+
+
 def test_disable_by_file_drains_a_proxy(bus_up, conf, make_harness, tmp_path):
     flag = tmp_path / "drain"
     flag.touch()
