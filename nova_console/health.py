@@ -109,6 +109,7 @@ class Probe:
         self._result = None
         self._fresh_until = 0.0
         self._asking = None  # threading.Event of the question in flight
+        self._asked_at = 0.0
         self._pid = os.getpid()
 
     def result(self):
@@ -119,8 +120,11 @@ class Probe:
                 self.reset()
             if self._result is not None and time.monotonic() < self._fresh_until:
                 return self._result
+            if self._asking is not None and self._question_is_stale():
+                self._asking = None  # abandoned: its answer, if any ever comes, is dropped
             if self._asking is None:
                 self._asking = threading.Event()
+                self._asked_at = time.monotonic()
                 threading.Thread(target=self._ask, args=(self._asking,), daemon=True,
                                  name="healthcheck-%s" % self.name).start()
             asking = self._asking
@@ -130,6 +134,13 @@ class Probe:
                                       "%s: no answer within %g s" % (self.name, timeout))
         return self._result or self._result_class(False, UNAVAILABLE,
                                                   "%s: check interrupted" % self.name)
+
+    def _question_is_stale(self):
+        """A question in flight for longer than a timeout and a cache period: stuck
+        (a broker that took the connection and went silent), so asked again, or the
+        probe would answer UNAVAILABLE forever, even once the dependency is back."""
+        limit = CONF.healthcheck.backend_timeout + CONF.healthcheck.backend_cache_time
+        return time.monotonic() - self._asked_at > limit
 
     def _ask(self, done):
         result = self._result_class(False, UNAVAILABLE, "%s: check interrupted" % self.name)

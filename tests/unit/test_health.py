@@ -261,6 +261,26 @@ def test_an_expired_answer_is_asked_again(conf):
     assert ping.calls == 2
 
 
+def test_a_question_stuck_past_timeout_and_cache_is_asked_again(conf):
+    """A dependency whose first question never returns (a broker gone silent) is
+    UNAVAILABLE meanwhile, and healthy again once it answers a new one."""
+    conf.set_override("backend_timeout", 0.2, group="healthcheck")
+    conf.set_override("backend_cache_time", 3, group="healthcheck")  # stale after 3.2 s
+    stuck = threading.Event()
+
+    def ping():
+        if not stuck.is_set():
+            stuck.set()
+            threading.Event().wait(30)  # the first question never returns in the test
+
+    probe = make_probe(ping)
+    assert not probe.result().available
+    assert not probe.result().available  # still in flight: not asked twice at once
+    deadline = time.monotonic() + 10
+    while not probe.result().available:
+        assert time.monotonic() < deadline, "the stuck question was never abandoned"
+
+
 # -- http_proxy_to_wsgi: links behind a TLS terminator -----------------------------------
 
 FORWARDED = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "api.example.com"}

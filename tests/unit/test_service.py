@@ -13,6 +13,7 @@ import threading
 import time
 
 import oslo_messaging as messaging
+import pytest
 
 from nova_console import context
 from nova_console import rpc
@@ -309,3 +310,23 @@ def test_reopen_log_files_follows_a_log_file_moved_by_logrotate(tmp_path):
         handler.close()
     assert "after the rotation" in path.read_text()
     assert "after" not in (tmp_path / "service.log.1").read_text()
+
+
+# What README ("Signals and process life") says SIGHUP applies: (group, option).
+RELOADABLE_OPTIONS = [
+    (None, "cert"), (None, "key"), (None, "service_down_time"),
+    ("console", "ssl_ciphers"), ("console", "ssl_minimum_version"),
+    ("console", "allowed_origins"), ("console", "request_timeout"),
+    ("console", "backend_connect_timeout"),
+    ("consoleauth", "token_ttl"), ("consoleauth", "enforce_session_timeout"),
+    ("api", "max_request_body_size"),
+]
+
+
+@pytest.mark.parametrize("group, name", RELOADABLE_OPTIONS)
+def test_the_options_sighup_applies_are_mutable(group, name):
+    """oslo.config's mutate (SIGHUP) changes only options marked mutable; any other
+    change is ignored with a warning."""
+    from nova_console import conf as nc_conf
+
+    assert nc_conf.CONF._get_opt_info(name, group)["opt"].mutable
