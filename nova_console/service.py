@@ -22,6 +22,7 @@ import gc
 import logging as std_logging
 import logging.handlers  # noqa: F401 (std_logging.handlers)
 import os
+import signal
 import threading
 
 from eventlet import patcher
@@ -302,7 +303,10 @@ class ProcessLauncher(oslo_service.ProcessLauncher):
 
     def _fast_exit(self, signo, frame):
         if self.launcher is not None:  # a worker: stop, as on SIGTERM
-            self.signal_handler.clear()
+            # Ctrl-C reaches the parent too, whose SIGTERM follows at once: it must
+            # not cut this stop short (the watchdog still bounds it).
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
             self.launcher.stop()
         else:
             self._handle_term(signo, frame)
