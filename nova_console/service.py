@@ -20,7 +20,6 @@ to run(), which runs it on oslo.service's launcher, as every OpenStack service r
 """
 import gc
 import logging as std_logging
-import logging.handlers  # noqa: F401 (std_logging.handlers)
 import os
 import signal
 import threading
